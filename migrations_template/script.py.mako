@@ -1,0 +1,40 @@
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+${imports if imports else ""}
+
+# revision identifiers, used by Alembic.
+revision: str = ${repr(up_revision)}
+down_revision: Union[str, Sequence[str], None] = ${repr(down_revision)}
+branch_labels: Union[str, Sequence[str], None] = ${repr(branch_labels)}
+depends_on: Union[str, Sequence[str], None] = ${repr(depends_on)}
+<% data_loss = context.get("data_loss") or [] %>\
+% if data_loss:
+
+# DATA LOSS: upgrading through this revision destroys data:
+% for item in data_loss:
+#   - ${item}
+% endfor
+# `alembic upgrade` stops before it (and changes nothing) unless it runs with
+# `-x allow_data_loss=true`, or you set allow_data_loss = True below after review.
+data_loss: list[str] = ${repr(list(data_loss))}
+allow_data_loss = False
+% endif
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    ${downgrades if downgrades else "pass"}
