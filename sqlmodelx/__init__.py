@@ -1,0 +1,72 @@
+"""sqlmodelx: an async-first, Django-style ORM layer on top of SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("sqlmodelx")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+from . import registry
+from .database import Database
+from .exc import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    FieldError,
+    IntegrityError,
+    MultipleObjectsReturned,
+    NoDatabaseError,
+    NotLoadedError,
+    NotSupportedError,
+    ObjectDoesNotExist,
+    ProtectedError,
+    SessionError,
+    SqlModelXError,
+    StaleObjectError,
+    ValidationError,
+)
+from .expressions import F, Q, Value
+from .fields import Field, ForeignKey, ManyToMany, OneToOne, VersionField, utcnow
+from .lookups import Lookup, register_lookup
+from .model import NAMING_CONVENTION, Model
+from .query import QuerySet
+from .session import Session
+
+configure = registry.configure
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "ConfigurationError",
+    "Database",
+    "DatabaseUnavailableError",
+    "F",
+    "Field",
+    "FieldError",
+    "ForeignKey",
+    "IntegrityError",
+    "Lookup",
+    "ManyToMany",
+    "Model",
+    "MultipleObjectsReturned",
+    "NoDatabaseError",
+    "NotLoadedError",
+    "NotSupportedError",
+    "ObjectDoesNotExist",
+    "OneToOne",
+    "ProtectedError",
+    "Q",
+    "QuerySet",
+    "Session",
+    "SessionError",
+    "SqlModelXError",
+    "StaleObjectError",
+    "ValidationError",
+    "Value",
+    "VersionField",
+    "__version__",
+    "configure",
+    "register_lookup",
+    "utcnow",
+]
