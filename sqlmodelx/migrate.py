@@ -41,8 +41,11 @@ from alembic.operations import MigrateOperation, Operations
 from alembic.operations import ops as alembic_ops
 from alembic.util import CommandError, template_to_file
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from .database import async_url
+from .exc import SqlModelXError
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -157,7 +160,7 @@ def run_env(
             url=url,
             literal_binds=True,
             dialect_opts={"paramstyle": "named"},
-            **_for_dialect(options, make_url(url).get_backend_name()),
+            **_for_dialect(options, url.get_backend_name()),
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -167,7 +170,7 @@ def run_env(
         asyncio.run(_run_online(database_url(context), options))
 
 
-def database_url(context: EnvironmentContext) -> str:
+def database_url(context: EnvironmentContext) -> sa.URL:
     """``-x url=...``, else ``$SQLMODELX_DATABASE_URL``, else alembic.ini, with an async driver."""
     url = (
         context.get_x_argument(as_dictionary=True).get("url")
@@ -179,28 +182,15 @@ def database_url(context: EnvironmentContext) -> str:
             "no database URL: set sqlalchemy.url in alembic.ini, the environment variable "
             f"{URL_ENV_VAR}, or pass `alembic -x url=...`"
         )
-    return async_url(url)
+    try:
+        return async_url(url)
+    except SqlModelXError as exc:
+        raise CommandError(str(exc)) from exc
 
 
-_ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+asyncpg",
-    "mysql": "mysql+aiomysql",
-    "mariadb": "mysql+aiomysql",
-}
-
-
-def async_url(url: str) -> str:
-    """A plain URL with sqlmodelx's async driver; a URL naming a driver is kept."""
-    parsed = make_url(url)
-    if "+" in parsed.drivername or parsed.drivername not in _ASYNC_DRIVERS:
-        return url
-    return parsed.set(drivername=_ASYNC_DRIVERS[parsed.drivername]).render_as_string(
-        hide_password=False
-    )
-
-
-async def _run_online(url: str, options: dict[str, Any]) -> None:
+async def _run_online(url: sa.URL, options: dict[str, Any]) -> None:
+    # A plain engine, not sx.Database's: its SQLite hook turns on PRAGMA foreign_keys, and
+    # batch mode's "copy table, drop old, rename" would then cascade deletes to child rows.
     engine = create_async_engine(url, poolclass=sa.pool.NullPool)
     try:
         async with engine.connect() as connection:

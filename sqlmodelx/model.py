@@ -175,6 +175,8 @@ class _ColumnAttribute:
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:
             return self.column
+        if "_sx_cols" not in instance.__dict__:
+            return None  # a new object: the database has not assigned this value yet
         raise NotLoadedError(
             f"{self.model_name}.{self.name} was not loaded (the query used only() or defer()); "
             f"use `await obj.refresh()` or leave it out of defer()"
@@ -223,7 +225,7 @@ class _RelationAttribute:
                     f"not {type(value).__name__} (assign the id to {spec.column_name})"
                 )
             d[spec.name] = value
-            key = getattr(value, spec.to_field or _single_pk(type(value)))
+            key = value.__dict__.get(spec.to_field or _single_pk(type(value)))
         if d.get(spec.column_name, MISSING) != key:
             instance.__setattr__(spec.column_name, key)
 
@@ -727,7 +729,7 @@ def _init_values(plan: ModelPlan, kwargs: dict[str, Any]) -> dict[str, Any]:
                 )
             else:
                 values[rel_name] = obj
-                values[rel.column_name] = getattr(obj, rel.to_field or _single_pk(type(obj)))
+                values[rel.column_name] = obj.__dict__.get(rel.to_field or _single_pk(type(obj)))
     for name, spec in fields.items():
         if name in values:
             continue

@@ -179,10 +179,11 @@ class Session:
     async def _insert(self, conn: AsyncConnection, objects: list[Model]) -> None:
         by_table: dict[sa.Table, list[Model]] = {}
         for obj in objects:
-            _sync_foreign_keys(obj)
             by_table.setdefault(type(obj).__table__, []).append(obj)
         for table in _in_dependency_order(by_table):
             batch = by_table[table]
+            for obj in batch:
+                _sync_foreign_keys(obj)
             await _insert_batch(conn, type(batch[0]), batch, self)
 
     async def _update(self, conn: AsyncConnection, obj: Model) -> None:
