@@ -458,7 +458,9 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
             server_default=info.server_default,
             comment=info.comment,
         )
-        if info.has_default():
+        if info.has_default() and (info.default_factory is not None or info.default is not None):
+            # sa.ColumnDefault(None) cannot be copied: Alembic autogenerate and
+            # Table.to_metadata() fail on it. A None default is NULL anyway.
             column.default = sa.ColumnDefault(_column_default(info))
         columns.append(column)
         specs.append((attr, column, inner, info, nullable, None))
