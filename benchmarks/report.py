@@ -58,7 +58,7 @@ def _cell(slot: dict[str, Any] | None, width: int) -> str:
     if slot["status"] != "ok":
         return {"n/a": "n/a", "error": "ERROR", "wrong": "WRONG"}[slot["status"]].rjust(width)
     if "peak_mib" in slot:
-        return f"{slot['peak_mib']:.0f}MiB {slot['median_ms'] / 1000:.1f}s".rjust(width)
+        return f"{slot['peak_mib']:.0f}MiB {slot['median_ms'] / 1000:.2f}s".rjust(width)
     return f"{slot['median_ms']:.1f} {slot['ratio']:.2f}x".rjust(width)
 
 

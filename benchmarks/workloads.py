@@ -64,22 +64,22 @@ class Dataset:
             for j in range(max(sizes.parents * BOOKS_PER_AUTHOR, sizes.joined))
         ]
         self.pk_ids = [(i * 7919) % n + 1 for i in range(sizes.loops)]
-        self.min_ages = [18 + i % 40 for i in range(sizes.loops)]
+        self.ages = [author_age(i) for i in range(sizes.loops)]
         self.stream_rows = sizes.stream
         self.stream_sum = sum(event_value(k) for k in range(sizes.stream))
         self._books_of: dict[int, list[tuple[Any, ...]]] = {}
         for book in self.books:
             self._books_of.setdefault(book[3], []).append(book)
         self._pages = {
-            age: [a for a in self.authors if a[2] > age][:PAGE_SIZE] for age in set(self.min_ages)
+            age: [a for a in self.authors if a[2] == age][:PAGE_SIZE] for age in set(self.ages)
         }
 
     def author(self, author_id: int) -> tuple[Any, ...]:
         return self.authors[author_id - 1]
 
-    def page(self, min_age: int) -> list[tuple[Any, ...]]:
-        """W4's answer: the first PAGE_SIZE authors by name with age > min_age."""
-        return self._pages[min_age]
+    def page(self, age: int) -> list[tuple[Any, ...]]:
+        """W4's answer: the first PAGE_SIZE authors by name of that age."""
+        return self._pages[age]
 
     def books_of(self, author_id: int) -> list[tuple[Any, ...]]:
         return self._books_of.get(author_id, [])
@@ -129,12 +129,10 @@ async def check_gets(peer: Any, admin: Admin, data: Dataset, result: Any) -> Non
 
 
 async def check_pages(peer: Any, admin: Admin, data: Dataset, result: Any) -> None:
-    expect(
-        len(result) == len(data.min_ages), f"W4: {len(result)} pages, expected {len(data.min_ages)}"
-    )
-    for page, min_age in zip(result, data.min_ages, strict=True):
+    expect(len(result) == len(data.ages), f"W4: {len(result)} pages, expected {len(data.ages)}")
+    for page, age in zip(result, data.ages, strict=True):
         got = [_author_tuple(r) for r in await peer.canon_authors(page)]
-        expect_rows(f"W4 page age>{min_age}", got, data.page(min_age))
+        expect_rows(f"W4 page age={age}", got, data.page(age))
 
 
 async def check_updates(peer: Any, admin: Admin, data: Dataset, result: Any) -> None:
@@ -214,9 +212,7 @@ WORKLOADS = [
     ),
     Workload("W2", "fetch all", _seed, lambda p, d: p.fetch_all(), check_fetch_all),
     Workload("W3", "get by pk", _seed, lambda p, d: p.get_by_pk(d.pk_ids), check_gets),
-    Workload(
-        "W4", "filter+order+limit", _seed, lambda p, d: p.filter_pages(d.min_ages), check_pages
-    ),
+    Workload("W4", "filter+order+limit", _seed, lambda p, d: p.filter_pages(d.ages), check_pages),
     Workload("W5", "get+change+save", _seed, lambda p, d: p.update_loop(d.pk_ids), check_updates),
     Workload(
         "W6", "select_related", _seed, lambda p, d: p.select_related(d.sizes.joined), check_joined

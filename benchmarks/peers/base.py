@@ -40,8 +40,8 @@ class Peer:
     async def get_by_pk(self, ids: Sequence[int]) -> Any:
         raise NotImplementedError("get_by_pk")
 
-    # W4: per min_age, authors with age > min_age ordered by name, first 20.
-    async def filter_pages(self, min_ages: Sequence[int]) -> Any:
+    # W4: per age, the authors of that age ordered by name, first 20.
+    async def filter_pages(self, ages: Sequence[int]) -> Any:
         raise NotImplementedError("filter_pages")
 
     # W5: per id, load the author, add 1 to score, save; all in one transaction.

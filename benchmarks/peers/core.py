@@ -47,7 +47,7 @@ ALL = sa.select(author)
 GET = sa.select(author).where(author.c.id == sa.bindparam("pk"))
 PAGE = (
     sa.select(author)
-    .where(author.c.age > sa.bindparam("age"))
+    .where(author.c.age == sa.bindparam("age"))
     .order_by(author.c.name)
     .limit(PAGE_SIZE)
 )
@@ -90,9 +90,9 @@ class CorePeer(RowPeer):
         async with self.engine.begin() as conn:
             return [(await conn.execute(GET, {"pk": i})).one() for i in ids]
 
-    async def filter_pages(self, min_ages: Sequence[int]) -> list[Any]:
+    async def filter_pages(self, ages: Sequence[int]) -> list[Any]:
         async with self.engine.begin() as conn:
-            return [(await conn.execute(PAGE, {"age": age})).all() for age in min_ages]
+            return [(await conn.execute(PAGE, {"age": age})).all() for age in ages]
 
     async def update_loop(self, ids: Sequence[int]) -> None:
         async with self.engine.begin() as conn:

@@ -101,15 +101,15 @@ class OrmPeer(ObjectPeer):
         async with self.session.begin() as s:
             return [await s.get(Author, i) for i in ids]
 
-    async def filter_pages(self, min_ages: Sequence[int]) -> list[Any]:
+    async def filter_pages(self, ages: Sequence[int]) -> list[Any]:
         Author, select = self.Author, self.select
         async with self.session.begin() as s:
             return [
                 await self.all(
                     s,
-                    select(Author).where(Author.age > age).order_by(Author.name).limit(PAGE_SIZE),
+                    select(Author).where(Author.age == age).order_by(Author.name).limit(PAGE_SIZE),
                 )
-                for age in min_ages
+                for age in ages
             ]
 
     async def update_loop(self, ids: Sequence[int]) -> None:

@@ -20,7 +20,7 @@ SQL = {
     "insert": "INSERT INTO author (name, age, score) VALUES (?, ?, ?)",
     "all": AUTHOR,
     "get": AUTHOR + " WHERE id = ?",
-    "page": AUTHOR + f" WHERE age > ? ORDER BY name LIMIT {PAGE_SIZE}",
+    "page": AUTHOR + f" WHERE age = ? ORDER BY name LIMIT {PAGE_SIZE}",
     "update": "UPDATE author SET score = ? WHERE id = ?",
     "joined": "SELECT b.id, b.title, b.pages, b.author_id, a.id, a.name, a.age, a.score"
     " FROM book b JOIN author a ON a.id = b.author_id WHERE b.id <= ? ORDER BY b.id",
@@ -58,10 +58,10 @@ class RawPeer(RowPeer):
         async with db.transaction():
             return [await db.fetchone(sql, (i,)) for i in ids]
 
-    async def filter_pages(self, min_ages: Sequence[int]) -> list[Any]:
+    async def filter_pages(self, ages: Sequence[int]) -> list[Any]:
         db, sql = self.db, self.sql["page"]
         async with db.transaction():
-            return [await db.fetch(sql, (age,)) for age in min_ages]
+            return [await db.fetch(sql, (age,)) for age in ages]
 
     async def update_loop(self, ids: Sequence[int]) -> None:
         db, get, update = self.db, self.sql["get"], self.sql["update"]

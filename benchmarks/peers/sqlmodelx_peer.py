@@ -56,11 +56,10 @@ class SqlModelXPeer(ObjectPeer):
         async with self.db.session():
             return [await Author.objects.get(id=i) for i in ids]
 
-    async def filter_pages(self, min_ages: Sequence[int]) -> list[list[Author]]:
+    async def filter_pages(self, ages: Sequence[int]) -> list[list[Author]]:
         async with self.db.session():
             return [
-                await Author.objects.filter(age__gt=age).order_by("name")[:PAGE_SIZE]
-                for age in min_ages
+                await Author.objects.filter(age=age).order_by("name")[:PAGE_SIZE] for age in ages
             ]
 
     async def update_loop(self, ids: Sequence[int]) -> None:

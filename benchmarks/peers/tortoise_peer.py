@@ -72,12 +72,9 @@ class TortoisePeer(ObjectPeer):
         async with in_transaction():
             return [await Author.get(id=i) for i in ids]
 
-    async def filter_pages(self, min_ages: Sequence[int]) -> list[list[Author]]:
+    async def filter_pages(self, ages: Sequence[int]) -> list[list[Author]]:
         async with in_transaction():
-            return [
-                await Author.filter(age__gt=age).order_by("name").limit(PAGE_SIZE)
-                for age in min_ages
-            ]
+            return [await Author.filter(age=age).order_by("name").limit(PAGE_SIZE) for age in ages]
 
     async def update_loop(self, ids: Sequence[int]) -> None:
         async with in_transaction():
