@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(report.table(result["peers"], args.peer_list)))
         issues = report.problems(result["peers"], args.peer_list)
         if issues:
-            print("not measured:\n" + "\n".join(issues))
+            print("n/a, errors, wrong results:\n" + "\n".join(issues))
         for summary in result["peers"].values():
             statuses.add(summary.get("status", "ok"))
             statuses.update(slot["status"] for slot in summary.get("workloads", {}).values())

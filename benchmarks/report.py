@@ -59,7 +59,8 @@ def _cell(slot: dict[str, Any] | None, width: int) -> str:
         return {"n/a": "n/a", "error": "ERROR", "wrong": "WRONG"}[slot["status"]].rjust(width)
     if "peak_mib" in slot:
         return f"{slot['peak_mib']:.0f}MiB {slot['median_ms'] / 1000:.2f}s".rjust(width)
-    return f"{slot['median_ms']:.1f} {slot['ratio']:.2f}x".rjust(width)
+    ratio = "  -  " if slot["ratio"] is None else f"{slot['ratio']:.2f}x"  # raw not measured
+    return f"{slot['median_ms']:.1f} {ratio}".rjust(width)
 
 
 def table(peers: dict[str, dict[str, Any]], order: Sequence[str]) -> list[str]:
