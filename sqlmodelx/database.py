@@ -252,6 +252,10 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 
 def _connect_or_explain(dialect: sa.Dialect, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
     """Connect; if the server does not answer, say which host and port was tried."""
+    if dialect.driver == "aiomysql" and "async_creator_fn" not in cparams:
+        # aiomysql's connect_timeout covers only the TCP handshake; a server that accepts
+        # and never greets would hang forever, so bound the whole connect.
+        cparams = {**cparams, "async_creator_fn": _bounded_aiomysql_connect}
     try:
         return dialect.connect(*cargs, **cparams)
     except Exception as exc:
@@ -265,6 +269,15 @@ def _connect_or_explain(dialect: sa.Dialect, conn_rec: Any, cargs: Any, cparams:
                 f"cannot reach the {dialect.name} server at {host}:{port}: {message}"
             ) from exc
         raise
+
+
+async def _bounded_aiomysql_connect(*args: Any, **kwargs: Any) -> Any:
+    import asyncio
+
+    import aiomysql  # type: ignore[import-untyped]
+
+    timeout = kwargs.get("connect_timeout") or 10
+    return await asyncio.wait_for(aiomysql.connect(*args, **kwargs), timeout)
 
 
 def _is_unreachable(exc: BaseException) -> bool:

@@ -432,8 +432,8 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
             continue
         if isinstance(annotation, str):
             raise ConfigurationError(
-                f"{name}.{attr}: cannot resolve the annotation {annotation!r}; "
-                f"import the type in the model's module"
+                f"{name}.{attr}: cannot resolve the annotation {annotation!r}; define or import "
+                f"the type in the model's module, or pass sa_type= / sa_column="
             )
         inner, optional = split_optional(annotation)
         nullable = optional if info.nullable is None else info.nullable

@@ -251,13 +251,15 @@ def _backend_of(item: pytest.Item) -> str | None:
     return value if isinstance(value, str) else None
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    outcome.get_result().sx_backend = _backend_of(item)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    name = None
-    for part in report.nodeid.rsplit("[", 1)[-1].rstrip("]").split("-"):
-        if part in _backends:
-            name = part
-            break
-    if name is None or "[" not in report.nodeid:
+    name = getattr(report, "sx_backend", None)
+    if name is None or name not in _backends:
         return
     backend = _backends[name]
     if report.when == "call":
