@@ -291,7 +291,18 @@ class Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path, new_database: Callable[[], str]) -> Project:
-    root = tmp_path / "project"
-    root.mkdir()
-    return Project(root, new_database())
+def make_project(tmp_path: Path) -> Callable[[str], Project]:
+    """A factory of empty projects (without migrations yet) for a database URL."""
+
+    def make(url: str) -> Project:
+        root = tmp_path / f"project{len(list(tmp_path.glob('project*')))}"
+        root.mkdir()
+        return Project(root, url)
+
+    return make
+
+
+@pytest.fixture
+def project(make_project: Callable[[str], Project], new_database: Callable[[], str]) -> Project:
+    """A project whose alembic.ini points at a fresh database on the test's backend."""
+    return make_project(new_database())
