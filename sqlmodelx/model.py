@@ -266,12 +266,18 @@ def set_queryset_factory(factory: Callable[[type[Any]], Any]) -> None:
     _queryset_factory[:] = [factory]
 
 
-def _resolve_annotation(annotation: Any, module: str, namespace: dict[str, Any]) -> Any:
-    """Evaluate a string annotation; a name not defined yet comes back as the string."""
+def _resolve_annotation(
+    annotation: Any, module: str, namespace: dict[str, Any], outer: dict[str, Any]
+) -> Any:
+    """Evaluate a string annotation; a name not defined yet comes back as the string.
+
+    Names resolve in the class body, then the scope that defines the class (a function's
+    locals included, as pydantic does), then the module.
+    """
     if not isinstance(annotation, str):
         return annotation
     globalns = dict(vars(sys.modules[module])) if module in sys.modules else {}
-    localns = {**namespace}
+    localns = {**outer, **namespace}
     try:
         return eval(annotation, globalns, localns)  # noqa: S307 - the class's own annotation
     except NameError:
@@ -330,7 +336,10 @@ class ModelMeta(type):
             cls.__sx_abstract__ = True  # type: ignore[attr-defined]
             cls.__sx_declared__ = {}  # type: ignore[attr-defined]
             return cls
-        declared = _collect_declarations(name, bases, namespace)
+        frame = sys._getframe(1)
+        outer = {**frame.f_globals, **frame.f_locals}
+        del frame
+        declared = _collect_declarations(name, bases, namespace, outer)
         for attr in declared:
             namespace.pop(attr, None)
         if metadata is None:
@@ -360,7 +369,7 @@ class ModelMeta(type):
 
 
 def _collect_declarations(
-    name: str, bases: tuple[type, ...], namespace: dict[str, Any]
+    name: str, bases: tuple[type, ...], namespace: dict[str, Any], outer: dict[str, Any]
 ) -> dict[str, tuple[Any, Any]]:
     """Fields inherited from abstract bases, then this class's own, in declaration order."""
     declared: dict[str, tuple[Any, Any]] = {}
@@ -380,7 +389,7 @@ def _collect_declarations(
     for attr, annotation in annotations.items():
         if attr.startswith("_") or _is_classvar(annotation):
             continue
-        resolved = _resolve_annotation(annotation, module, namespace)
+        resolved = _resolve_annotation(annotation, module, namespace, outer)
         if _is_classvar(resolved):
             continue
         declared[attr] = (resolved, namespace.get(attr, MISSING))
