@@ -58,6 +58,8 @@ __all__ = [
     "run_env",
     "render_item",
     "process_revision_directives",
+    "compare_server_default",
+    "template_directory",
     "CreateEnumTypeOp",
     "DropEnumTypeOp",
 ]
