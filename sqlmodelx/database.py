@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from . import _context
+from ._sqlite_driver import one_hop_dbapi
 from .exc import ConfigurationError, DatabaseUnavailableError
 from .model import Model
 from .session import Session
@@ -212,6 +213,10 @@ def _create_engine(url: sa.URL, connect_timeout: float, options: dict[str, Any])
         connect_args.setdefault("timeout", connect_timeout)
     elif backend in ("mysql", "mariadb"):
         connect_args.setdefault("connect_timeout", connect_timeout)
+    if backend == "sqlite" and "module" not in options and options.pop("lean_sqlite", True):
+        lean = one_hop_dbapi()
+        if lean is not None:
+            options["module"] = lean
     try:
         engine = create_async_engine(url, connect_args=connect_args, **options)
     except ImportError as exc:
