@@ -165,7 +165,8 @@ def _decimal_coercer(info: FieldInfo) -> Coercer:
             raise ValueError(
                 f"at most {max_digits - places} digits before the decimal point allowed, got {whole}"
             )
-        return value
+        checked: decimal.Decimal = value
+        return checked
 
     return coerce
 
@@ -229,7 +230,8 @@ def _to_decimal(value: Any) -> decimal.Decimal:
     if isinstance(value, float):
         return decimal.Decimal(repr(value))
     try:
-        return decimal.Decimal(value)
+        converted: decimal.Decimal = decimal.Decimal(value)
+        return converted
     except (decimal.InvalidOperation, TypeError):
         raise ValueError(f"expected a Decimal, got {_type_name(value)} {value!r}") from None
 

@@ -53,7 +53,7 @@ async def run_demo(url: str = "sqlite:///:memory:", echo: bool = True) -> dict[s
         reread = await DemoAuthor.objects.get(name="Ann")
         say(f"Ann's rating after commit: {reread.rating}")
         try:
-            DemoAuthor(name="x" * 101, rating="abc")
+            DemoAuthor(name="x" * 101, rating="abc")  # type: ignore[arg-type]
         except sx.ValidationError as exc:
             say(f"validation caught {len(exc.errors())} problems at once:\n{exc}")
         return {"books": count, "rating": reread.rating, "long": [b.title for b in long_books]}

@@ -109,14 +109,14 @@ class DecimalType(sa.TypeDecorator[decimal.Decimal]):
 
     def __init__(self, precision: int, scale: int) -> None:
         super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self._precision = precision
+        self._scale = scale
         self._quantum = decimal.Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(
-                sa.Numeric(self.impl.precision, self.impl.scale, asdecimal=False)  # type: ignore[attr-defined]
-            )
-        return dialect.type_descriptor(self.impl)
+            return dialect.type_descriptor(sa.Numeric(self._precision, self._scale, asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(self._precision, self._scale))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is not None and dialect.name == "sqlite":
