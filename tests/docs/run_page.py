@@ -17,6 +17,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import sqlalchemy as sa
+
 import sqlmodelx as sx
 
 BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
@@ -24,6 +26,17 @@ BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 def blocks(page: Path) -> list[str]:
     return [textwrap.dedent(b) for b in BLOCK.findall(page.read_text())]
+
+
+def _metadatas(namespace: dict[str, object]) -> list[sa.MetaData]:
+    """sx.Model.metadata and every other MetaData the page made (e.g. a DeclarativeBase's)."""
+    found = [sx.Model.metadata]
+    for value in namespace.values():
+        candidate = value if isinstance(value, sa.MetaData) else getattr(value, "metadata", None)
+        if isinstance(value, (sa.MetaData, type)) and isinstance(candidate, sa.MetaData):
+            if all(candidate is not m for m in found):
+                found.append(candidate)
+    return found
 
 
 def main() -> None:
@@ -50,7 +63,8 @@ def main() -> None:
             if asyncio.iscoroutine(result):
                 await result
         finally:
-            await cleanup.drop_all()
+            for metadata in _metadatas(namespace):
+                await cleanup.drop_all(metadata)
             for db in databases:
                 await db.engine.dispose()
 
