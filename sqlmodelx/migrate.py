@@ -12,10 +12,11 @@ a fix here reaches every existing project with a library upgrade. The pieces:
   ``TypeDecorator`` s, a user's own) as ``module.Type(...)`` *with* ``import module``, and
   PostgreSQL JSON types with their nested ``sa.Text()`` prefixed; Alembic's default
   rendering of both fails with ``NameError`` when the revision runs.
-- :func:`process_revision_directives` marks revisions that lose data and brackets
+- :func:`process_revision_directives` marks revisions that lose data, brackets
   operations on PostgreSQL enum types with ``op.create_enum_type`` /
   ``op.drop_enum_type`` (Alembic leaves a dropped table's type behind, and
-  ``add_column`` of a new enum fails because nothing creates the type).
+  ``add_column`` of a new enum fails because nothing creates the type), and removes what
+  would not run (``Table.info`` reprs, index drops inside a dropped table).
 - The data-loss guard: :func:`run_env` checks every revision an upgrade will run *before*
   the first one runs, and stops, naming them, if one is marked and not opted in.
 """
@@ -47,6 +48,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from .database import async_url
 from .exc import SqlModelXError
+from .model import Model
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -68,7 +70,7 @@ TEMPLATE_PACKAGE = "sqlmodelx.migrations_template"
 URL_ENV_VAR = "SQLMODELX_DATABASE_URL"
 DEFAULT_URL = "sqlite:///app.db"
 DEFAULT_MODELS = "myapp.models"
-_NOT_COPIED = {"__init__.py", "__pycache__", "alembic.ini.mako"}
+_NOT_COPIED = {"__init__.py", "alembic.ini.mako"}
 
 
 # --------------------------------------------------------------------------- sqlmodelx init
@@ -295,8 +297,6 @@ def _target_metadata(config: Any) -> list[sa.MetaData]:
     if references:
         found = [_resolve(ref, "sqlmodelx_metadata") for ref in references]
         return [getattr(obj, "metadata", obj) for obj in found]
-    from .model import Model
-
     result = [Model.metadata]
     for model in _subclasses(Model):
         table = model.__dict__.get("__table__")
@@ -498,7 +498,8 @@ def _type_name(type_: Any, dialect: Any) -> str:
         return repr(type_)
 
 
-_INTEGER_RANK = ((sa.BigInteger, 3), (sa.Integer, 2), (sa.SmallInteger, 1))
+_INTEGER_BYTES = {"TINYINT": 1, "SMALLINT": 2, "MEDIUMINT": 3, "BIGINT": 8}
+_FAMILIES = (sa.String, sa.Integer, sa.Numeric, sa.Float, sa.DateTime, sa.Date, sa.Time)
 
 
 def narrows(old: Any, new: Any) -> bool:
@@ -508,17 +509,22 @@ def narrows(old: Any, new: Any) -> bool:
     string, fewer enum values, a smaller integer, and fewer numeric digits.
     """
     old, new = _base_type(old), _base_type(new)
-    if old._type_affinity is not new._type_affinity:
+    if _family(old) is not _family(new):
         return True
     if isinstance(new, sa.Enum):
         return not isinstance(old, sa.Enum) or not set(old.enums) <= set(new.enums)
     if isinstance(old, sa.String):
         return _less(new.length, old.length)
     if isinstance(old, sa.Integer):
-        return _integer_rank(new) < _integer_rank(old)
+        return _integer_bytes(new) < _integer_bytes(old)
     if isinstance(old, sa.Numeric):
         return _less(new.precision, old.precision) or _less(new.scale, old.scale)
     return False
+
+
+def _family(type_: Any) -> Any:
+    """The kind of a type; enums (PostgreSQL's ``ENUM`` too) are strings."""
+    return next((f for f in _FAMILIES if isinstance(type_, f)), type_._type_affinity)
 
 
 def _base_type(type_: Any) -> Any:
@@ -530,11 +536,14 @@ def _less(new: int | None, old: int | None) -> bool:
     return new is not None and (old is None or new < old)
 
 
-def _integer_rank(type_: Any) -> int:
-    name = type(type_).__name__.upper()
-    if name in {"TINYINT", "MEDIUMINT"}:
-        return 0 if name == "TINYINT" else 1
-    return next((rank for cls, rank in _INTEGER_RANK if isinstance(type_, cls)), 2)
+def _integer_bytes(type_: Any) -> int:
+    """Storage size of an integer type, MySQL's TINYINT and MEDIUMINT included."""
+    by_name = _INTEGER_BYTES.get(type(type_).__name__.upper())
+    if by_name is not None:
+        return by_name
+    if isinstance(type_, sa.BigInteger):
+        return 8
+    return 2 if isinstance(type_, sa.SmallInteger) else 4
 
 
 # --------------------------------------------------------------------------- PG enum types
