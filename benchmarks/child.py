@@ -22,6 +22,7 @@ import traceback
 from typing import Any
 
 from benchmarks import peers
+from benchmarks.peers.base import Peer
 from benchmarks.scratch import Admin
 from benchmarks.target import Target
 from benchmarks.workloads import FULL, QUICK, STREAM, WORKLOADS, Dataset, Workload, WrongResult
@@ -44,7 +45,7 @@ def outcome(exc: BaseException) -> str:
 
 
 async def measure(
-    peer: peers.Peer, admin: Admin, data: Dataset, workload: Workload, warmup: int, repeats: int
+    peer: Peer, admin: Admin, data: Dataset, workload: Workload, warmup: int, repeats: int
 ) -> dict[str, Any]:
     samples: list[float] = []
     stage = "run"
@@ -70,12 +71,12 @@ async def measure(
 
 
 def rss_mib() -> float:
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
-async def measure_memory(peer: peers.Peer, data: Dataset) -> dict[str, Any]:
+async def measure_memory(peer: Peer, data: Dataset) -> dict[str, Any]:
     gc.collect()
     baseline = rss_mib()
     try:

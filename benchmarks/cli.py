@@ -58,9 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workloads", default=",".join(w.key for w in WORKLOADS), help="e.g. W1,W3"
     )
-    parser.add_argument("--rounds", type=int, help="fresh processes per peer (default 3, quick 2)")
+    parser.add_argument("--rounds", type=int, help="fresh processes per peer (default 5, quick 2)")
     parser.add_argument(
-        "--repeats", type=int, help="timed runs per workload per round (default 3, quick 1)"
+        "--repeats", type=int, help="timed runs per workload per round (default 2, quick 1)"
     )
     parser.add_argument("--warmup", type=int, default=1, help="untimed (but checked) runs first")
     parser.add_argument("--no-memory", action="store_true", help="skip the streaming workload")
@@ -69,8 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=SERVER_URLS["postgres"])
     parser.add_argument("--mysql-url", default=SERVER_URLS["mysql"])
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (2 if args.quick else 3)
-    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    args.repeats = args.repeats or (1 if args.quick else 2)
     names = [p for p in args.peers.split(",") if p]
     unknown = [p for p in names if p not in PEERS]
     if unknown:
@@ -151,7 +151,12 @@ def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
     finally:
         asyncio.run(scratch.drop(target))
     report.summarise(peers)
-    return {"server": server, "seconds": round(time.perf_counter() - started, 1), "peers": peers}
+    return {
+        "server": server,
+        "seconds": round(time.perf_counter() - started, 1),
+        "load_after": round(os.getloadavg()[1], 2),  # 5-minute load: was the machine quiet?
+        "peers": peers,
+    }
 
 
 def versions(peer_list: list[str]) -> dict[str, str]:
@@ -186,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     print("versions: " + ", ".join(f"{k} {v}" for k, v in lib_versions.items()))
     statuses = set()
     for backend, result in results.items():
-        print(f"\n== {backend}: {result['server']} ({result['seconds']:.0f}s) ==")
+        print(
+            f"\n== {backend}: {result['server']} ({result['seconds']:.0f}s,"
+            f" 5-min load average {result['load_after']:.2f} on {os.cpu_count()} CPUs) =="
+        )
         print("\n".join(report.table(result["peers"], args.peer_list)))
         issues = report.problems(result["peers"], args.peer_list)
         if issues:

@@ -89,7 +89,7 @@ class SqliteDriver(Driver):
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         await self.conn.executemany(sql, rows)
 
-    async def stream(self, sql: str, chunk: int) -> AsyncIterator[list[Row]]:  # type: ignore[override]
+    async def stream(self, sql: str, chunk: int) -> AsyncIterator[list[Row]]:
         async with self.conn.execute(sql) as cursor:
             while rows := await cursor.fetchmany(chunk):
                 yield rows
@@ -113,10 +113,12 @@ class PostgresDriver(Driver):
         return _QMARK.sub(lambda _: f"${next(counter)}", text)
 
     async def fetch(self, sql: str, args: Params = ()) -> list[Row]:
-        return await self.conn.fetch(sql, *args)
+        rows: list[Row] = await self.conn.fetch(sql, *args)
+        return rows
 
     async def fetchone(self, sql: str, args: Params = ()) -> Row | None:
-        return await self.conn.fetchrow(sql, *args)
+        row: Row | None = await self.conn.fetchrow(sql, *args)
+        return row
 
     async def fetchval(self, sql: str, args: Params = ()) -> Any:
         return await self.conn.fetchval(sql, *args)
@@ -137,7 +139,7 @@ class PostgresDriver(Driver):
     async def rollback(self) -> None:
         await self._tx.rollback()
 
-    async def stream(self, sql: str, chunk: int) -> AsyncIterator[list[Row]]:  # type: ignore[override]
+    async def stream(self, sql: str, chunk: int) -> AsyncIterator[list[Row]]:
         cursor = await self.conn.cursor(sql)
         while rows := await cursor.fetch(chunk):
             yield rows
@@ -162,7 +164,8 @@ class MysqlDriver(Driver):
 
     async def fetchone(self, sql: str, args: Params = ()) -> Row | None:
         await self.cursor.execute(sql, args)
-        return await self.cursor.fetchone()
+        row: Row | None = await self.cursor.fetchone()
+        return row
 
     async def execute(self, sql: str, args: Params = ()) -> None:
         await self.cursor.execute(sql, args)
@@ -179,8 +182,8 @@ class MysqlDriver(Driver):
     async def rollback(self) -> None:
         await self.conn.rollback()
 
-    async def stream(self, sql: str, chunk: int) -> AsyncIterator[list[Row]]:  # type: ignore[override]
-        import aiomysql
+    async def stream(self, sql: str, chunk: int) -> AsyncIterator[list[Row]]:
+        import aiomysql  # type: ignore[import-untyped]
 
         cursor = await self.conn.cursor(aiomysql.SSCursor)
         try:
@@ -203,7 +206,7 @@ async def connect(target: Target) -> Driver:
         conn = await aiosqlite.connect(target.path, isolation_level=None)
         return SqliteDriver(conn)
     if target.backend == "postgres":
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         conn = await asyncpg.connect(
             host=target.host,

@@ -82,7 +82,7 @@ class CorePeer(RowPeer):
                 INSERT, [{"name": name, "age": age, "score": score} for name, age, score in rows]
             )
 
-    async def fetch_all(self) -> list[Any]:
+    async def fetch_all(self) -> Sequence[Any]:
         async with self.engine.begin() as conn:
             return (await conn.execute(ALL)).all()
 
@@ -100,7 +100,7 @@ class CorePeer(RowPeer):
                 row = (await conn.execute(GET, {"pk": i})).one()
                 await conn.execute(UPDATE, {"pk": i, "new": row.score + 1})
 
-    async def select_related(self, limit: int) -> list[Any]:
+    async def select_related(self, limit: int) -> Sequence[Any]:
         async with self.engine.begin() as conn:
             return (await conn.execute(JOINED, {"limit": limit})).all()
 

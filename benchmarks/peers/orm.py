@@ -117,7 +117,7 @@ class OrmPeer(ObjectPeer):
         async with self.session.begin() as s:
             for i in ids:
                 author = await s.get(Author, i)
-                author.score += 1
+                author.score += 1  # type: ignore[union-attr]
                 await s.flush()
 
     async def select_related(self, limit: int) -> Sequence[Any]:

@@ -68,7 +68,7 @@ class RawPeer(RowPeer):
         async with db.transaction():
             for i in ids:
                 row = await db.fetchone(get, (i,))
-                await db.execute(update, (row[3] + 1, i))
+                await db.execute(update, (row[3] + 1, i))  # type: ignore[index]
 
     async def select_related(self, limit: int) -> list[Any]:
         async with self.db.transaction():

@@ -48,10 +48,11 @@ class SqlModelPeer(OrmPeer):
     session_class = AsyncSession
     select = staticmethod(select)
 
-    async def all(self, s: Any, statement: Any) -> Sequence[Any]:
-        return (await s.exec(statement)).all()
+    async def all(self, s: AsyncSession, statement: Any) -> Sequence[Any]:  # type: ignore[override]
+        rows: Sequence[Any] = (await s.exec(statement)).all()
+        return rows
 
-    async def scalar(self, s: Any, statement: Any) -> Any:
+    async def scalar(self, s: AsyncSession, statement: Any) -> Any:  # type: ignore[override]
         return (await s.exec(statement)).one()
 
 

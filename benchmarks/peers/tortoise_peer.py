@@ -46,7 +46,7 @@ class Book(Model):
 # `Avg("pages")` converts the result to the field's type, so an average of 158.5 pages comes
 # back as 158 (Tortoise 1.1.9; the W8 check catches it). A raw column argument has no field
 # type to convert to, and the SQL is the same AVG(pages).
-AVG_PAGES = Avg(RawSQL("pages"))
+AVG_PAGES = Avg(RawSQL("pages"))  # type: ignore[arg-type]
 
 
 class TortoisePeer(ObjectPeer):
