@@ -167,8 +167,7 @@ def run_env(
             dialect_opts={"paramstyle": "named"},
             **_for_dialect(options, url.get_backend_name()),
         )
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_migrations(context)
     elif connection is not None:
         _run_on_connection(connection, options)
     else:
@@ -219,6 +218,20 @@ def _environment() -> EnvironmentContext:
 def _run_on_connection(connection: Connection, options: dict[str, Any]) -> None:
     context = _environment()
     context.configure(connection=connection, **_for_dialect(options, connection.dialect.name))
+    _run_migrations(context)
+
+
+def _run_migrations(context: EnvironmentContext) -> None:
+    """Plan (and guard) the command's steps, then let Alembic run them.
+
+    Alembic itself plans only after creating ``alembic_version`` on a fresh database,
+    which MySQL and SQLite cannot roll back; planning first keeps a refused upgrade from
+    writing anything.
+    """
+    migration_context = context.get_context()
+    planner = migration_context.opts.get("fn")
+    if isinstance(planner, _GuardedPlanner):
+        planner(migration_context.get_current_heads(), migration_context)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -253,7 +266,7 @@ def _configure_options(
     migrations_fn = context.context_opts.get("fn")
     if migrations_fn is not None:
         allow = _as_bool(context.get_x_argument(as_dictionary=True).get("allow_data_loss", ""))
-        options["fn"] = _guarded(migrations_fn, allow)
+        options["fn"] = _GuardedPlanner(migrations_fn, allow)
     return options
 
 
@@ -690,17 +703,26 @@ def _render_drop_enum_type(autogen_context: AutogenContext, op: DropEnumTypeOp) 
 # --------------------------------------------------------------------------- the guard
 
 
-def _guarded(migrations_fn: Callable[..., Any], allow: bool) -> Callable[..., Any]:
-    """Wrap Alembic's step function: refuse the whole run if an upgrade step loses data."""
+class _GuardedPlanner:
+    """Alembic's step planner for the running command, refusing upgrades that lose data.
 
-    def steps(heads: Any, migration_context: MigrationContext) -> list[MigrationStep]:
-        planned = list(migrations_fn(heads, migration_context))
-        blocked = [] if allow else [s for s in planned if _blocks(s)]
-        if blocked:
-            raise CommandError(_guard_message(blocked))
-        return planned
+    It plans once per set of heads: :func:`_run_migrations` calls it before Alembic does,
+    and Alembic's own call gets the same steps (a planner may print, as ``current`` does).
+    """
 
-    return steps
+    def __init__(self, plan: Callable[..., Iterable[MigrationStep]], allow: bool) -> None:
+        self.plan, self.allow = plan, allow
+        self.planned: tuple[tuple[str, ...], list[MigrationStep]] | None = None
+
+    def __call__(self, heads: Any, migration_context: MigrationContext) -> list[MigrationStep]:
+        key = tuple(heads)
+        if self.planned is None or self.planned[0] != key:
+            steps = list(self.plan(heads, migration_context))
+            blocked = [] if self.allow else [s for s in steps if _blocks(s)]
+            if blocked:
+                raise CommandError(_guard_message(blocked))
+            self.planned = (key, steps)
+        return self.planned[1]
 
 
 def _blocks(step: Any) -> bool:

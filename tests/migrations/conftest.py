@@ -79,19 +79,18 @@ def new_database(sx_backend: Any, tmp_path: Path) -> Iterator[Callable[[], str]]
 # --------------------------------------------------------------------------- inspection
 
 
-def snapshot(url: str) -> Snapshot:
-    """Everything the inspector sees of a database's schema, as comparable plain data."""
+def on_connection(url: str, work: Callable[[sa.Connection], Any]) -> Any:
+    """``work(connection)`` in a committed transaction on a fresh engine for ``url``."""
 
-    async def inspect() -> Snapshot:
+    async def run() -> Any:
         engine = create_async_engine(async_url(url))
         try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(_snapshot)
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
         finally:
             await engine.dispose()
 
-    result: Snapshot = run_async(inspect())
-    return result
+    return run_async(run())
 
 
 def _snapshot(connection: sa.Connection) -> Snapshot:
@@ -144,18 +143,12 @@ def _snapshot(connection: sa.Connection) -> Snapshot:
     return tables
 
 
-def query(url: str, sql: str) -> list[tuple[Any, ...]]:
-    async def fetch() -> list[tuple[Any, ...]]:
-        engine = create_async_engine(async_url(url))
-        try:
-            async with engine.begin() as connection:
-                result = await connection.exec_driver_sql(sql)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
+def _rows(sql: str) -> Callable[[sa.Connection], list[tuple[Any, ...]]]:
+    def fetch(connection: sa.Connection) -> list[tuple[Any, ...]]:
+        result = connection.exec_driver_sql(sql)
+        return [tuple(row) for row in result] if result.returns_rows else []
 
-    rows: list[tuple[Any, ...]] = run_async(fetch())
-    return rows
+    return fetch
 
 
 # --------------------------------------------------------------------------- revision files
@@ -281,10 +274,18 @@ class Project:
         self.run("-c", script, url)
 
     def schema(self, url: str | None = None) -> Snapshot:
-        return snapshot(url or self.url)
+        """The inspected schema (``alembic_version`` left out)."""
+        result: Snapshot = on_connection(url or self.url, _snapshot)
+        return result
+
+    def tables(self, url: str | None = None) -> list[str]:
+        """Every table name, ``alembic_version`` included."""
+        names: list[str] = on_connection(url or self.url, lambda c: sa.inspect(c).get_table_names())
+        return names
 
     def query(self, sql: str, url: str | None = None) -> list[tuple[Any, ...]]:
-        return query(url or self.url, sql)
+        rows: list[tuple[Any, ...]] = on_connection(url or self.url, _rows(sql))
+        return rows
 
     upgrade_ops = staticmethod(upgrade_ops)
     edit = staticmethod(edit)

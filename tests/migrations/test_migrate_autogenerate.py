@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 MODELS_V1 = """
     import datetime as dt
     import enum
@@ -53,22 +51,18 @@ MODELS_V1 = """
 """
 
 # A new nullable column, a new table with a FK (reusing the enum type), a new index, a new
-# many-to-many through an explicit association model (sx.ManyToMany's own association
-# table: test_many_to_many_autogenerates_its_association_table), and a wider max_length.
+# many-to-many relation (its association table is made by sqlmodelx), a wider max_length.
 MODELS_V2 = (
     MODELS_V1.replace("max_length=100, index=True", "max_length=150, index=True").replace(
         "title: str = sx.Field(max_length=200)\n",
-        "title: str = sx.Field(max_length=200, index=True)\n        subtitle: str | None = None\n",
+        "title: str = sx.Field(max_length=200, index=True)\n"
+        "        subtitle: str | None = None\n"
+        '        tags: list["Tag"] = sx.ManyToMany(related_name="books")\n',
     )
     + """
 
     class Tag(sx.Model):
         name: str = sx.Field(max_length=50, unique=True)
-
-
-    class BookTag(sx.Model):
-        book: Book = sx.ForeignKey(on_delete="CASCADE")
-        tag: Tag = sx.ForeignKey(on_delete="CASCADE")
 
 
     class Review(sx.Model):
@@ -123,7 +117,7 @@ def test_second_version_autogenerates_exactly_its_changes(project: Any, new_data
     reference = new_database()
     project.create_all(reference)
     new_tables = set(project.schema(reference)) - set(first_schema)
-    assert {"review", "tag"} < new_tables and len(new_tables) == 3  # and book_tag
+    assert {"review", "tag"} < new_tables and len(new_tables) == 3  # and the association table
 
     ops = project.upgrade_ops(revision)
     expected = {
@@ -147,38 +141,3 @@ def test_second_version_autogenerates_exactly_its_changes(project: Any, new_data
     project.alembic("downgrade", "-1")
     assert project.schema() == first_schema
     assert project.query("SELECT name FROM author") == [("Ann",)]
-
-
-MODELS_M2M = (
-    MODELS_V1.replace(
-        "        __table_args__",
-        '        tags: list["Tag"] = sx.ManyToMany(related_name="books")\n        __table_args__',
-    )
-    + """
-
-    class Tag(sx.Model):
-        name: str = sx.Field(max_length=50, unique=True)
-"""
-)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="sx.ManyToMany is not implemented yet (model.py raises ConfigurationError); "
-    "remove this mark when it lands",
-)
-def test_many_to_many_autogenerates_its_association_table(project: Any) -> None:
-    project.init()
-    _migrated(project, MODELS_V1, "initial")
-    first_schema = project.schema()
-
-    project.write_models(MODELS_M2M)
-    revision = project.revision("tags")
-    created = {op[1] for op in project.upgrade_ops(revision) if op[0] == "create_table"}
-    assert "tag" in created and len(created) == 2
-    project.alembic("upgrade", "head")
-    assert set(project.schema()) - set(first_schema) == created
-    _assert_check_clean(project)
-    project.alembic("downgrade", "-1")
-    assert project.schema() == first_schema

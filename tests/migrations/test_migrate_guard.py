@@ -23,7 +23,7 @@ WITHOUT_EMAIL = MODELS.replace(
 )
 
 
-def test_drop_column_is_refused_without_opt_in(project: Any) -> None:
+def test_drop_column_is_refused_without_opt_in(project: Any, new_database: Any) -> None:
     project.init()
     project.write_models(MODELS)
     first = project.revision("initial")
@@ -43,6 +43,10 @@ def test_drop_column_is_refused_without_opt_in(project: Any) -> None:
     assert "allow_data_loss" in refused.stderr
     assert project.query("SELECT name, email FROM author") == [("Ann", "ann@example.com")]
     assert first.name.split("_")[0] in project.alembic("current").stdout
+
+    fresh = new_database()  # from base, the marked revision is refused before any write
+    assert project.alembic("-x", f"url={fresh}", "upgrade", "head", ok=False).returncode != 0
+    assert project.tables(fresh) == []
 
     project.alembic("-x", "allow_data_loss=true", "upgrade", "head")
     assert [c[0] for c in project.schema()["author"]["columns"]] == ["id", "name"]
