@@ -578,8 +578,8 @@ def _enums_used(op: Any) -> tuple[list[sa.Enum], list[sa.Enum]]:
         return [], [e for c in table.columns if (e := _named_enum(c.type))]
     if isinstance(op, alembic_ops.AddColumnOp):
         return [e for e in [_named_enum(op.column.type)] if e], []
-    if isinstance(op, alembic_ops.DropColumnOp) and op._reverse is not None:
-        return [], [e for e in [_named_enum(op._reverse.column.type)] if e]
+    if isinstance(op, alembic_ops.DropColumnOp):
+        return [], [e for e in [_named_enum(op.to_column().type)] if e]
     if isinstance(op, alembic_ops.AlterColumnOp) and op.modify_type is not None:
         new, old = _named_enum(op.modify_type), _named_enum(op.existing_type)
         return [e for e in [new] if e], [e for e in [old] if e]

@@ -287,6 +287,16 @@ class Project:
         rows: list[tuple[Any, ...]] = on_connection(url or self.url, _rows(sql))
         return rows
 
+    @staticmethod
+    def data_loss(revision: Path) -> list[str] | None:
+        """The revision's ``data_loss`` list, or None when it has none."""
+        for node in ast.parse(revision.read_text()).body:
+            if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == "data_loss":
+                assert node.value is not None
+                value: list[str] = ast.literal_eval(node.value)
+                return value
+        return None
+
     upgrade_ops = staticmethod(upgrade_ops)
     edit = staticmethod(edit)
 
