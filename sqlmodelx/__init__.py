@@ -32,6 +32,7 @@ from .fields import Field, ForeignKey, ManyToMany, OneToOne, VersionField, utcno
 from .lookups import Lookup, register_lookup
 from .model import NAMING_CONVENTION, Model
 from .query import QuerySet
+from .relations import Prefetch
 from .session import Session
 
 configure = registry.configure
@@ -55,6 +56,7 @@ __all__ = [
     "NotSupportedError",
     "ObjectDoesNotExist",
     "OneToOne",
+    "Prefetch",
     "ProtectedError",
     "Q",
     "QuerySet",

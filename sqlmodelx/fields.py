@@ -218,9 +218,15 @@ def ManyToMany(  # noqa: N802
     related_name: str | None = None,
     through: Any = None,
     db_table: str | None = None,
+    through_fields: tuple[str, str] | None = None,
 ) -> Any:
-    """A many-to-many relation; the association table is made unless ``through`` is given."""
-    return ManyToManyInfo(to=to, related_name=related_name, through=through, db_table=db_table)
+    """A many-to-many relation; the association table is made unless ``through`` is given.
+
+    ``through_fields=(source, target)`` names the through model's two foreign keys when it
+    has more than one to either end (a self-referencing relation, for instance).
+    """
+    extra = {} if through_fields is None else {"through_fields": tuple(through_fields)}
+    return ManyToManyInfo(to=to, related_name=related_name, through=through, db_table=db_table, extra=extra)
 
 
 # --------------------------------------------------------------------------- annotations

@@ -94,7 +94,15 @@ class FieldSpec:
 
 
 class RelationSpec:
-    """A to-one relation (``book.author``) backed by a foreign key column."""
+    """A to-one relation (``book.author``) backed by a foreign key column.
+
+    ``kind`` and ``many`` are shared with the reverse and many-to-many relations of
+    :mod:`sqlmodelx.relations`, so code walking ``plan.relations`` / ``plan.related`` can
+    tell them apart without importing them.
+    """
+
+    kind: ClassVar[str] = "forward"
+    many: ClassVar[bool] = False
 
     __slots__ = (
         "name",
@@ -183,6 +191,52 @@ class _ColumnAttribute:
         )
 
 
+class _ForeignKeyColumnAttribute(_ColumnAttribute):
+    """``book.author_id``: a column attribute whose assignment forgets a stale ``book.author``.
+
+    A data descriptor, so ``book.author_id = 7`` passes here: the loaded ``book.author``
+    is dropped unless it is the object with that key (reading it then raises
+    ``NotLoadedError`` instead of answering with the old author).
+    """
+
+    __slots__ = ("relation",)
+
+    def __init__(self, name: str, column: sa.Column[Any], model_name: str, relation: str) -> None:
+        super().__init__(name, column, model_name)
+        self.relation = relation
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self.column
+        try:
+            return instance.__dict__[self.name]
+        except KeyError:
+            return super().__get__(instance, owner)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        d = instance.__dict__
+        d[self.name] = value
+        loaded = d.get(self.relation, MISSING)
+        if loaded is MISSING:
+            return
+        if loaded is None:
+            stale = value is not None
+        else:
+            spec = type(instance).__sx_plan__.relations[self.relation]
+            stale = loaded.__dict__.get(spec.to_field or _single_pk(type(loaded))) != value
+        if stale:
+            del d[self.relation]
+
+
+def relation_not_loaded(label: str, name: str, tail: str = ".") -> NotLoadedError:
+    """The error for reading an unloaded relation: names it and the three ways to load it."""
+    return NotLoadedError(
+        f"{label} is not loaded and async code cannot load it silently. Load it with "
+        f"`.select_related({name!r})` or `.prefetch_related({name!r})` on the query, "
+        f"or `await obj.load({name!r})`{tail}"
+    )
+
+
 class _RelationAttribute:
     """``book.author``: the loaded object, or ``NotLoadedError`` (never a silent query)."""
 
@@ -202,11 +256,10 @@ class _RelationAttribute:
         if d.get(self.spec.column_name) is None and self.spec.column_name in d:
             return None
         spec = self.spec
-        raise NotLoadedError(
-            f"{spec.model.__name__}.{spec.name} is not loaded and async code cannot load it "
-            f"silently. Load it with `.select_related({spec.name!r})` or "
-            f"`.prefetch_related({spec.name!r})` on the query, or `await obj.load({spec.name!r})`; "
-            f"`obj.{spec.column_name}` holds the id without a query."
+        raise relation_not_loaded(
+            f"{spec.model.__name__}.{spec.name}",
+            spec.name,
+            f"; `obj.{spec.column_name}` holds the id without a query.",
         )
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -533,7 +586,10 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
     plan.init_order = tuple(plan.fields)
 
     for attr, spec in plan.fields.items():
-        setattr(cls, attr, _ColumnAttribute(attr, spec.column, name))
+        if spec.relation is not None:
+            setattr(cls, attr, _ForeignKeyColumnAttribute(attr, spec.column, name, spec.relation))
+        else:
+            setattr(cls, attr, _ColumnAttribute(attr, spec.column, name))
     for attr, column, info, nullable, target in fk_columns:
         target_name = target if isinstance(target, str) else target.__name__
         rel = RelationSpec(attr, cls, target_name, f"{attr}_id", info, nullable)

@@ -7,6 +7,7 @@ or a database in autocommit), which executes it and hydrates the rows.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import AsyncIterator, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -18,6 +19,7 @@ from . import _context, model as _model
 from .exc import FieldError, ValidationError
 from .expressions import Expression, OrderBy, Q
 from .lookups import get_lookup, lookup_names
+from .relations import NO_EAGER, EagerOptions, JoinedRelation, as_prefetch, check_select_related, default_select_related
 
 if TYPE_CHECKING:
     from typing import Self
@@ -207,13 +209,52 @@ class QuerySet(Generic[M]):
             return _Single(self[key : key + 1])
         raise TypeError(f"QuerySet indices must be int or slice, not {type(key).__name__}")
 
+    # -- relations (issue 6): eager loading -------------------------------------------
+    # Owned by the relations work (sqlmodelx/relations.py, prefetch.py): the options live
+    # in one frozen EagerOptions; `statement` appends the select_related joins and the
+    # session's fetch_objects hands the rows to prefetch.load_eager.
+
+    _eager: EagerOptions = NO_EAGER
+    _joins: tuple[JoinedRelation, ...] = ()
+
+    def select_related(self, *paths: str | None) -> Self:
+        """Load to-one relations in the same query, by JOIN: ``select_related("author__publisher")``.
+
+        No names: every non-null foreign key, recursively. ``select_related(None)`` clears.
+        """
+        if paths == (None,):
+            return self._with_eager(dataclasses.replace(self._eager, select_related=()))
+        names = tuple(p for p in paths if p is not None) or default_select_related(self._plan)
+        check_select_related(self._plan, names)
+        merged = tuple(dict.fromkeys((*self._eager.select_related, *names)))
+        return self._with_eager(dataclasses.replace(self._eager, select_related=merged))
+
+    def prefetch_related(self, *lookups: Any) -> Self:
+        """Load relations after the query with one more query each: ``prefetch_related("books")``.
+
+        Takes relation paths and ``sx.Prefetch(path, queryset=, to_attr=)``;
+        ``prefetch_related(None)`` clears.
+        """
+        if lookups == (None,):
+            return self._with_eager(dataclasses.replace(self._eager, prefetch=()))
+        added = tuple(as_prefetch(item) for item in lookups)
+        return self._with_eager(dataclasses.replace(self._eager, prefetch=(*self._eager.prefetch, *added)))
+
+    def _with_eager(self, eager: EagerOptions) -> Self:
+        clone = self._clone()
+        clone._eager = eager
+        return clone
+
     # -- compilation ---------------------------------------------------------------------
 
     @property
     def statement(self) -> sa.Select[Any]:
         """The Core ``SELECT`` this QuerySet runs (built once, without a connection)."""
         if self._statement is None:
-            self._statement = self._build_select(self._plan.table.columns)
+            stmt = self._build_select(self._plan.table.columns)
+            # relations (issue 6): select_related joins and their columns come last
+            stmt, self._joins = self._eager.extend(self._plan, stmt)
+            self._statement = stmt
         return self._statement
 
     def _where_clause(self, resolver: _Resolver) -> list[ColumnElement[bool]]:

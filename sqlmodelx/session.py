@@ -18,10 +18,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from . import _context
+from .deletion import check_protected_objects, deleted_in_memory
 from .exc import IntegrityError, SessionError, StaleObjectError
 from .hydrate import changed_fields, mark_persistent, rows_loader
 from .identity import IdentityMap
 from .model import Model, validate_changes
+from .prefetch import load_eager, prefetch_related_objects
+from .relations import NO_EAGER
 
 if TYPE_CHECKING:
     from .database import Database
@@ -216,6 +219,8 @@ class Session:
         by_table: dict[sa.Table, list[Model]] = {}
         for obj in objects:
             by_table.setdefault(type(obj).__table__, []).append(obj)
+        # relations (issue 6): on_delete=PROTECT refuses before anything is deleted
+        await conn.run_sync(lambda sync: check_protected_objects(lambda s: sync.execute(s).all(), objects))
         for table in reversed(_in_dependency_order(by_table)):
             batch = by_table[table]
             plan = type(batch[0]).__sx_plan__
@@ -232,6 +237,8 @@ class Session:
                 d.pop("_sx_cols", None)
                 d.pop("_sx_vals", None)
                 d.pop("_sx_session", None)
+            # relations (issue 6): what ON DELETE SET NULL / CASCADE did, on loaded objects
+            deleted_in_memory(self.identity_map, type(batch[0]), batch)
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -259,7 +266,10 @@ class Session:
             rows = result.all()
         plan = qs._plan
         loader = rows_loader(plan, plan.field_names)
-        return loader(rows, self, self.identity_map.for_plan(plan))
+        objects = loader(rows, self, self.identity_map.for_plan(plan))
+        if qs._eager is not NO_EAGER:  # relations (issue 6): select_related, prefetch_related
+            await load_eager(self, qs, rows, objects)
+        return objects
 
     async def fetch_scalar(self, statement: Any) -> Any:
         async with self._lock:
@@ -314,7 +324,8 @@ class Session:
         self._dirty.pop(id(obj), None)
 
     async def load_relations(self, objects: list[Model], relations: Iterable[str]) -> None:
-        raise NotImplementedError("relation loading arrives with the relations issue")
+        """``await obj.load("author", "tags")``: one query per relation (prefetch.py)."""
+        await prefetch_related_objects(self, objects, tuple(relations), force=True)
 
     async def get(self, model: type[Model], pk: Any) -> Any:
         """The object with this primary key: from the identity map, else one SELECT."""
