@@ -1,24 +1,27 @@
 """QuerySet: an immutable, lazy description of a query, compiled onto Core (L3).
 
-Chaining copies the QuerySet (SQLAlchemy's generative pattern) and never runs SQL.
-Awaiting or iterating it hands the Core statement to the *runner* (the current session,
-or a database in autocommit), which executes it and hydrates the rows.
+Chaining copies the QuerySet (SQLAlchemy's generative pattern, in one ``_clone()``) and
+never runs SQL. ``qs.statement`` is the Core statement, built without a connection by
+``_compile.py``. Awaiting or iterating hands it to the *runner* (the current session, or
+a database in autocommit), which executes it and hydrates the rows. See ``docs/queries.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from . import _context, model as _model
-from .exc import FieldError, ValidationError
+from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
+from .exc import FieldError, IntegrityError, NotSupportedError, ValidationError
 from .expressions import Expression, OrderBy, Q
-from .lookups import get_lookup, lookup_names
 from .relations import NO_EAGER, EagerOptions, JoinedRelation, as_prefetch, check_select_related, default_select_related
 
 if TYPE_CHECKING:
@@ -26,148 +29,267 @@ if TYPE_CHECKING:
 
     from .model import Model, ModelPlan
 
-__all__ = ["QuerySet"]
+__all__ = ["QuerySet", "field_error"]
 
 M = TypeVar("M", bound="Model")
 
-LOOKUP_SEP = "__"
+#: get() reads at most this many rows to say how many matched (Django's MAX_GET_RESULTS).
+MAX_GET_RESULTS = 21
+#: in_bulk() asks for at most this many keys per statement (under every bind-parameter limit).
+IN_BULK_CHUNK = 10_000
 
 
-def field_error(plan: ModelPlan, name: str, context: str) -> FieldError:
-    """``FieldError`` naming the model, the bad name, the closest valid one and all of them."""
-    names = plan.all_names()
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return FieldError(
-        f"{plan.model.__name__} has no field {name!r} (in {context}).{hint}\n"
-        f"  Fields: {', '.join(names)}"
-    )
+def _not_sliced(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Django's rule: a sliced query cannot be filtered, reordered or made distinct."""
 
+    def guarded(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        if self._limit is not None or self._offset:
+            raise TypeError(f"cannot call {method.__name__}() once a slice has been taken")
+        if self._combinator is not None:
+            raise NotSupportedError(
+                f"{method.__name__}() is not supported after {self._combinator[0]}(); "
+                "a combined query takes order_by(), slicing, values() and the terminals"
+            )
+        return method(self, *args, **kwargs)
 
-class _Resolver:
-    """Resolves names of one QuerySet's model into Core columns and conditions."""
-
-    def __init__(self, qs: QuerySet[Any]) -> None:
-        self.qs = qs
-        self.plan = qs._plan
-
-    def column(self, path: str, context: str) -> ColumnElement[Any]:
-        if not isinstance(path, str):
-            raise FieldError(f"{context} takes field names as strings, got {type(path).__name__}")
-        annotation = self.qs._annotations.get(path)
-        if annotation is not None:
-            return annotation.resolve(self)  # type: ignore[no-any-return]
-        parts = path.split(LOOKUP_SEP)
-        if len(parts) == 1:
-            spec = self.plan.fields.get(path)
-            if spec is not None:
-                return spec.column
-            rel = self.plan.relations.get(path)
-            if rel is not None:
-                return self.plan.fields[rel.column_name].column
-            if path == "pk" and len(self.plan.pk_names) == 1:
-                return self.plan.fields[self.plan.pk_names[0]].column
-        raise field_error(self.plan, parts[0], context)
-
-    def condition(self, key: str, value: Any) -> ColumnElement[bool]:
-        if not isinstance(key, str):
-            raise FieldError(f"filter keys must be strings, got {type(key).__name__}")
-        parts = key.split(LOOKUP_SEP)
-        lookup_name = "exact"
-        if len(parts) > 1 and get_lookup(parts[-1]) is not None:
-            lookup_name = parts.pop()
-        elif len(parts) > 1:
-            if parts[0] in self.plan.fields:
-                raise FieldError(
-                    f"{self.plan.model.__name__}.{parts[0]}: unknown lookup {parts[-1]!r}; "
-                    f"lookups: {', '.join(lookup_names())}"
-                )
-        path = LOOKUP_SEP.join(parts)
-        column = self.column(path, "filter")
-        lookup = get_lookup(lookup_name)
-        assert lookup is not None
-        spec = self._spec_for(path)
-        if isinstance(value, Expression):
-            value = value.resolve(self)
-        elif isinstance(value, QuerySet):
-            value = value._as_subquery()
-        elif spec is not None and lookup.bind_as_column:
-            value = _coerce_filter_value(spec, lookup_name, value, key)
-        return lookup.build(column, value)
-
-    def value(self, value: Any, like: ColumnElement[Any] | None = None) -> Any:
-        if like is not None:
-            return sa.literal(value, like.type)
-        return sa.literal(value)
-
-    def _spec_for(self, path: str) -> Any:
-        spec = self.plan.fields.get(path)
-        if spec is None and path in self.plan.relations:
-            spec = self.plan.fields[self.plan.relations[path].column_name]
-        if spec is None and path == "pk" and len(self.plan.pk_names) == 1:
-            spec = self.plan.fields[self.plan.pk_names[0]]
-        return spec
-
-
-_TYPED_LOOKUPS = frozenset({"exact", "gt", "gte", "lt", "lte", "in", "range"})
-
-
-def _coerce_filter_value(spec: Any, lookup_name: str, value: Any, key: str) -> Any:
-    """Convert a filter value by the field's type first, so MariaDB never compares 'abc' to 0."""
-    convert = spec.to_python
-    if convert is None or lookup_name not in _TYPED_LOOKUPS or value is None:
-        return value
-    try:
-        if lookup_name in ("in", "range"):
-            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-                raise ValueError(f"{lookup_name} takes a list of values, got {type(value).__name__}")
-            return [v if v is None else convert(v) for v in value]
-        return convert(value)
-    except ValueError as exc:
-        raise ValidationError(
-            spec.column.table.info["sqlmodelx_model"].__name__,
-            [{"field": key, "value": value, "message": f"cannot be compared: {exc}"}],
-        ) from None
+    guarded.__name__ = method.__name__
+    guarded.__qualname__ = method.__qualname__
+    guarded.__doc__ = method.__doc__
+    return guarded
 
 
 class QuerySet(Generic[M]):
-    """A lazy, immutable query over one model. See ``docs/queries.md``."""
+    """A lazy, immutable query over one model. See ``docs/queries.md``.
+
+    State lives in tuples, frozensets and dicts that are replaced, never changed in place,
+    so ``_clone()`` (one ``__dict__`` copy) is the only way a new QuerySet is made.
+    """
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
         self._plan: ModelPlan = model.__sx_plan__
+        #: One entry per filter()/exclude() call: a Q (or a Core/expression condition).
         self._where: tuple[Any, ...] = ()
         self._order: tuple[Any, ...] = ()
         self._limit: int | None = None
         self._offset: int | None = None
         self._using: Any = None
+        #: name -> expression, in order; names in ``_hidden`` come from alias() (not selected).
         self._annotations: dict[str, Any] = {}
-        self._statement: sa.Select[Any] | None = None
+        self._hidden: frozenset[str] = frozenset()
+        #: values()/values_list() names (``()``: every field), and the row shape wanted.
+        self._values: tuple[str, ...] | None = None
+        self._result = "objects"
+        #: The values() names an aggregate annotation groups by (None: not grouped).
+        self._group_by: tuple[str, ...] | None = None
+        self._only: frozenset[str] | None = None
+        self._defer: frozenset[str] = frozenset()
+        self._distinct = False
+        self._distinct_fields: tuple[str, ...] = ()
+        self._empty = False
+        #: ("union" | "intersection" | "difference", member querysets, all)
+        self._combinator: tuple[str, tuple[QuerySet[Any], ...], bool] | None = None
+        self._for_update: dict[str, Any] | None = None
+        self._statement: Any = None
+
+    def __repr__(self) -> str:
+        return f"<QuerySet[{self.model.__name__}] (lazy: await it, or see .sql())>"
+
+    def __bool__(self) -> bool:
+        raise TypeError("a QuerySet is lazy: use `await qs.exists()` instead of `if qs:`")
+
+    def __len__(self) -> int:
+        raise TypeError("a QuerySet is lazy: use `await qs.count()` or `len(await qs)`")
+
+    def __iter__(self) -> Any:
+        raise TypeError("a QuerySet runs asynchronously: use `async for obj in qs` or `await qs`")
 
     # -- generative ----------------------------------------------------------------------
 
     def _clone(self) -> Self:
+        """A copy sharing every (immutable) piece of state; the one way chaining copies."""
         clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._statement = None
+        state = dict(self.__dict__)
+        state["_statement"] = None
+        state.pop("_joined", None)
+        clone.__dict__.update(state)
         return clone
 
+    def _check(self) -> Self:
+        """Resolve every name now, so a bad one fails at the call that brought it."""
+        compiler = Compiler(self)
+        for entry in self._where[-1:]:
+            compiler.tree(entry)
+        return self
+
+    def all(self) -> Self:
+        return self._clone()
+
+    def none(self) -> Self:
+        """A QuerySet that matches nothing and never runs SQL."""
+        clone = self._clone()
+        clone._empty = True
+        return clone
+
+    @_not_sliced
     def filter(self, *args: Any, **kwargs: Any) -> Self:
         """Rows matching every condition (AND). Keys are Django lookups; args are Q or Core."""
-        clone = self._clone()
-        clone._where = (*self._where, Q(*args, **kwargs))
-        return clone
+        return self._add_condition(Q(*args, **kwargs))
 
+    @_not_sliced
     def exclude(self, *args: Any, **kwargs: Any) -> Self:
-        """Rows NOT matching the conditions taken together."""
+        """Rows NOT matching the conditions taken together (NULLs as Django: see docs)."""
+        return self._add_condition(~Q(*args, **kwargs))
+
+    def _add_condition(self, q: Q) -> Self:
         clone = self._clone()
-        clone._where = (*self._where, ~Q(*args, **kwargs))
-        return clone
+        if q.children:
+            clone._where = (*self._where, q)
+        return clone._check()
 
     def order_by(self, *fields: Any) -> Self:
-        """Replace the ordering: ``"name"``, ``"-name"``, ``F(...).desc()`` or Core expressions."""
+        """Replace the ordering: ``"name"``, ``"-name"``, ``"?"``, ``F("x").desc(nulls_last=True)``, Core."""
+        if self._limit is not None or self._offset:
+            raise TypeError("cannot call order_by() once a slice has been taken")
         clone = self._clone()
         clone._order = tuple(fields)
+        compiler = Compiler(clone)
+        for item in clone._order:
+            if isinstance(item, str) and item != "?" and self._combinator is not None:
+                compiler._compound_key(item.removeprefix("-"))
+            elif isinstance(item, str) and item != "?":
+                compiler.parse(item.removeprefix("-"), "order_by")
+            elif not isinstance(item, (str, OrderBy, Expression)) and not hasattr(item, "__clause_element__") and not isinstance(item, sa.ColumnElement):
+                raise TypeError(f"order_by() takes names, F()/OrderBy expressions or Core, not {type(item).__name__}")
+        return clone
+
+    def reverse(self) -> Self:
+        """The same query in the opposite order (no effect on an unordered query, as Django)."""
+        if self._limit is not None or self._offset:
+            raise TypeError("cannot reverse a query once a slice has been taken")
+        clone = self._clone()
+        clone._order = tuple(_reversed(item) for item in self._order)
+        return clone
+
+    @_not_sliced
+    def distinct(self, *fields: str) -> Self:
+        """SELECT DISTINCT; ``distinct("name")`` is PostgreSQL's DISTINCT ON (elsewhere NotSupportedError)."""
+        clone = self._clone()
+        clone._distinct = True
+        clone._distinct_fields = tuple(fields)
+        for name in fields:
+            Compiler(clone).parse(name, "distinct")
+        return clone
+
+    def only(self, *fields: str) -> Self:
+        """Load only these fields (and the primary key); reading another raises NotLoadedError."""
+        clone = self._clone()
+        clone._only = frozenset(self._field_names(fields, "only"))
+        clone._defer = frozenset()
+        return clone
+
+    def defer(self, *fields: str) -> Self:
+        """Load every field but these; ``defer(None)`` clears."""
+        clone = self._clone()
+        if fields == (None,):
+            clone._defer = frozenset()
+            return clone
+        clone._defer = self._defer | frozenset(self._field_names(fields, "defer"))
+        return clone
+
+    def _field_names(self, names: Iterable[str], context: str) -> list[str]:
+        plan = self._plan
+        found = []
+        for name in names:
+            if name == "pk" and len(plan.pk_names) == 1:
+                name = plan.pk_names[0]
+            if name in plan.relations:
+                name = plan.relations[name].column_name
+            if name not in plan.fields:
+                raise field_error(plan, name, context)
+            found.append(name)
+        return found
+
+    def annotate(self, *args: Any, **kwargs: Any) -> Self:
+        """Add computed values: ``annotate(n=Count("books"), upper=F("x") + 1)``.
+
+        On objects they become attributes; after ``values(...)`` an aggregate groups by
+        those values (GROUP BY). An aggregate on objects counts each object's own rows.
+        """
+        return self._annotate(args, kwargs, select=True)
+
+    def alias(self, *args: Any, **kwargs: Any) -> Self:
+        """Like annotate(), but usable only in filter/order_by/other expressions, not selected."""
+        return self._annotate(args, kwargs, select=False)
+
+    def _annotate(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, select: bool) -> Self:
+        if self._combinator is not None:
+            raise NotSupportedError(f"annotate() is not supported after {self._combinator[0]}()")
+        named = _named(args, kwargs, "annotate")
+        clone = self._clone()
+        annotations = dict(self._annotations)
+        hidden = set(self._hidden)
+        grouping = False
+        for name, expression in named.items():
+            self._check_annotation_name(name, annotations)
+            if isinstance(expression, str):
+                raise TypeError(f"annotate({name}=...) takes an expression; for a field use F({expression!r})")
+            annotations[name] = expression
+            if select:
+                hidden.discard(name)
+            else:
+                hidden.add(name)
+            if has_aggregate(expression, annotations):
+                grouping = True
+        clone._annotations = annotations
+        clone._hidden = frozenset(hidden)
+        if self._values is not None:
+            if grouping and self._group_by is None:
+                clone._group_by = self._values_names()
+            if select and self._values:
+                clone._values = (*self._values, *(n for n in named if n not in self._values))
+        compiler = Compiler(clone)
+        for expression in named.values():
+            if isinstance(expression, Expression):
+                for ref in expression.refs():
+                    compiler.parse(ref, "annotate")
+        return clone
+
+    def _check_annotation_name(self, name: str, annotations: dict[str, Any]) -> None:
+        if not name.isidentifier() or LOOKUP_SEP in name:
+            raise ValueError(f"annotation name {name!r} must be an identifier without '__'")
+        plan = self._plan
+        if name in plan.fields or name in plan.relations or name in plan.related or name == "pk":
+            raise ValueError(f"the annotation {name!r} conflicts with a field of {self.model.__name__}")
+
+    def values(self, *fields: str, **expressions: Any) -> Self:
+        """Rows as dicts: ``values("name", "author__name", n=Count("books"))``."""
+        return self._values_query(fields, expressions, "dicts")
+
+    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> Self:
+        """Rows as tuples (``flat=True``: the single value, ``named=True``: namedtuples)."""
+        if flat and named:
+            raise TypeError("values_list() takes flat= or named=, not both")
+        if flat and len(fields) != 1:
+            raise TypeError("values_list(flat=True) takes exactly one field")
+        return self._values_query(fields, {}, "flat" if flat else "named" if named else "tuples")
+
+    def _values_query(self, fields: tuple[str, ...], expressions: dict[str, Any], result: str) -> Self:
+        qs = self.annotate(**expressions) if expressions else self
+        if qs._combinator is not None:
+            clone = qs._clone()
+            operation, members, keep_all = qs._combinator
+            clone._combinator = (operation, tuple(m._values_query(fields, {}, result) for m in members), keep_all)
+            clone._values = tuple(fields) + tuple(expressions)
+            clone._result = result
+            return clone
+        clone = qs._clone()
+        clone._values = tuple(fields) + tuple(n for n in expressions if n not in fields)
+        clone._result = result
+        compiler = Compiler(clone)
+        for name in clone._values:
+            if name not in clone._annotations:
+                compiler.column(name, "values")
         return clone
 
     def using(self, target: Any) -> Self:
@@ -176,8 +298,50 @@ class QuerySet(Generic[M]):
         clone._using = target
         return clone
 
-    def all(self) -> Self:
-        return self._clone()
+    @_not_sliced
+    def select_for_update(
+        self, *, nowait: bool = False, skip_locked: bool = False, of: tuple[str, ...] = (), key_share: bool = False
+    ) -> Self:
+        """Lock the rows read (``FOR UPDATE``) until the transaction ends; not on SQLite."""
+        if nowait and skip_locked:
+            raise ValueError("select_for_update() takes nowait= or skip_locked=, not both")
+        clone = self._clone()
+        clone._for_update = {"nowait": nowait, "skip_locked": skip_locked, "of": tuple(of), "key_share": key_share}
+        return clone
+
+    # -- combining ---------------------------------------------------------------------
+
+    def union(self, *others: QuerySet[Any], all: bool = False) -> Self:  # noqa: A002 - Django's name
+        return self._combine("union", others, all)
+
+    def intersection(self, *others: QuerySet[Any], all: bool = False) -> Self:  # noqa: A002
+        return self._combine("intersection", others, all)
+
+    def difference(self, *others: QuerySet[Any], all: bool = False) -> Self:  # noqa: A002
+        return self._combine("difference", others, all)
+
+    def _combine(self, operation: str, others: tuple[QuerySet[Any], ...], keep_all: bool) -> Self:
+        for other in others:
+            if not isinstance(other, QuerySet):
+                raise TypeError(f"{operation}() takes QuerySets, not {type(other).__name__}")
+        members: list[QuerySet[Any]] = []
+        for member in (self, *others):
+            same = member._combinator is not None and member._combinator[0] == operation and member._combinator[2] == keep_all
+            if same and not member._order and member._limit is None and not member._offset:
+                members.extend(member._combinator[1])  # type: ignore[index]
+            else:
+                members.append(member)
+        clone = self._clone()
+        clone._combinator = (operation, tuple(members), keep_all)
+        clone._where = ()
+        clone._order = ()
+        clone._limit = clone._offset = None
+        clone._distinct = False
+        clone._distinct_fields = ()
+        clone._for_update = None
+        return clone
+
+    # -- slicing -------------------------------------------------------------------------
 
     @overload
     def __getitem__(self, key: int) -> _Single[M]: ...
@@ -203,9 +367,9 @@ class QuerySet(Generic[M]):
                 clone._limit = max(base + self._limit - start, 0)
             clone._offset = start or None
             return clone
-        if isinstance(key, int):
+        if isinstance(key, int) and not isinstance(key, bool):
             if key < 0:
-                raise ValueError("negative indexing is not supported: order_by() in reverse instead")
+                raise ValueError("negative indexing is not supported: order_by() in reverse, then [0]")
             return _Single(self[key : key + 1])
         raise TypeError(f"QuerySet indices must be int or slice, not {type(key).__name__}")
 
@@ -215,7 +379,12 @@ class QuerySet(Generic[M]):
     # session's fetch_objects hands the rows to prefetch.load_eager.
 
     _eager: EagerOptions = NO_EAGER
-    _joins: tuple[JoinedRelation, ...] = ()
+
+    @property
+    def _joins(self) -> tuple[JoinedRelation, ...]:
+        """The select_related joins of ``statement`` (built on first use)."""
+        self.statement  # noqa: B018 - builds it
+        return self.__dict__.get("_joined", ())  # type: ignore[no-any-return]
 
     def select_related(self, *paths: str | None) -> Self:
         """Load to-one relations in the same query, by JOIN: ``select_related("author__publisher")``.
@@ -248,118 +417,434 @@ class QuerySet(Generic[M]):
     # -- compilation ---------------------------------------------------------------------
 
     @property
-    def statement(self) -> sa.Select[Any]:
-        """The Core ``SELECT`` this QuerySet runs (built once, without a connection)."""
+    def statement(self) -> Any:
+        """The Core statement this QuerySet runs (built once, without a connection)."""
         if self._statement is None:
-            stmt = self._build_select(self._plan.table.columns)
-            # relations (issue 6): select_related joins and their columns come last
-            stmt, self._joins = self._eager.extend(self._plan, stmt)
+            stmt = Compiler(self).select()
+            joins: tuple[JoinedRelation, ...] = ()
+            if self._values is None and self._combinator is None:
+                # relations (issue 6): select_related joins and their columns come last
+                stmt, joins = self._eager.extend(self._plan, stmt)
+            self.__dict__["_joined"] = joins
             self._statement = stmt
         return self._statement
 
-    def _where_clause(self, resolver: _Resolver) -> list[ColumnElement[bool]]:
-        return [q.resolve(resolver) if isinstance(q, Q) else q for q in self._where]
+    @property
+    def _load_fields(self) -> tuple[str, ...]:
+        """The model fields an object query selects, first in each row, in this order."""
+        if self._combinator is not None:
+            return self._combinator[1][0]._load_fields
+        plan = self._plan
+        if self._only is None and not self._defer:
+            return plan.field_names
+        keep = set(plan.pk_names)
+        if self._only is not None:
+            keep |= self._only
+            return tuple(n for n in plan.fields if n in keep)
+        return tuple(n for n in plan.fields if n in keep or n not in self._defer)
 
-    def _build_select(self, columns: Iterable[Any]) -> sa.Select[Any]:
-        resolver = _Resolver(self)
-        stmt = sa.select(*columns)
-        for clause in self._where_clause(resolver):
-            stmt = stmt.where(clause)
-        if self._order:
-            stmt = stmt.order_by(*self._order_clauses(resolver))
-        if self._limit is not None:
-            stmt = stmt.limit(self._limit)
-        if self._offset is not None:
-            stmt = stmt.offset(self._offset)
-        return stmt
+    def _selected_annotations(self) -> tuple[str, ...]:
+        if self._combinator is not None:
+            return self._combinator[1][0]._selected_annotations()
+        return tuple(n for n in self._annotations if n not in self._hidden)
 
-    def _order_clauses(self, resolver: _Resolver) -> list[Any]:
-        clauses = []
-        for item in self._order:
-            if isinstance(item, str):
-                descending = item.startswith("-")
-                column = resolver.column(item.lstrip("-"), "order_by")
-                clauses.append(column.desc() if descending else column.asc())
-            elif isinstance(item, OrderBy):
-                expr = item.expression
-                column = expr.resolve(resolver) if isinstance(expr, Expression) else expr
-                clause = column.desc() if item.descending else column.asc()
-                if item.nulls_first:
-                    clause = clause.nulls_first()
-                elif item.nulls_last:
-                    clause = clause.nulls_last()
-                clauses.append(clause)
-            elif isinstance(item, Expression):
-                clauses.append(item.resolve(resolver))
-            else:
-                clauses.append(item)
-        return clauses
+    def _values_names(self) -> tuple[str, ...]:
+        if self._values:
+            return self._values
+        return (*self._plan.field_names, *self._selected_annotations())
 
-    def _as_subquery(self) -> sa.Select[Any]:
-        pk = self._plan.pk_names
-        if len(pk) != 1:
-            raise FieldError(f"{self.model.__name__} has a composite key: cannot use it in __in")
-        return self._build_select([self._plan.fields[pk[0]].column])
+    def _ordering(self) -> tuple[Any, ...]:
+        return self._order
 
-    def sql(self) -> str:
-        """The statement compiled for the database in use, values shown inline (safely)."""
-        runner = _context.runner_for(self._using)
-        return str(
-            self.statement.compile(dialect=runner.dialect, compile_kwargs={"literal_binds": True})
-        )
+    def _attach_extras(self, objects: list[Any], rows: Any) -> list[Any]:
+        """Put the annotations of each row on its object (runners call this after hydrating)."""
+        names = self._selected_annotations()
+        if names:
+            start = len(self._load_fields)
+            for obj, row in zip(objects, rows, strict=False):
+                if obj is not None:
+                    obj.__dict__.update(zip(names, row[start : start + len(names)], strict=False))
+        return objects
+
+    def _rows(self, rows: Iterable[Any]) -> list[Any]:
+        """values()/values_list() rows in the shape asked for."""
+        if self._result == "flat":
+            return [row[0] for row in rows]
+        if self._result == "tuples":
+            return [tuple(row) for row in rows]
+        names = [str(n) for n in self._values_names()]
+        if self._result == "named":
+            row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]  # noqa: PYI024
+            return [row_type(*row) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def sql(self, dialect: Any = None) -> str:
+        """The statement compiled for the database in use (or ``dialect``), values shown inline.
+
+        Values are rendered by the dialect's own literal renderer; where a value has no
+        literal form the SQL is shown with placeholders and the parameters after it.
+        """
+        if dialect is None:
+            dialect = _context.runner_for(self._using).dialect
+        elif isinstance(dialect, str):
+            dialect = _dialect_named(dialect)
+        self._check_backend(dialect)
+        statement = self.statement
+        try:
+            return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        except (sa.exc.CompileError, NotImplementedError, TypeError, ValueError):
+            compiled = statement.compile(dialect=dialect)
+            return f"{compiled}\n-- parameters: {compiled.params!r}"
+
+    def _check_backend(self, dialect: Any) -> None:
+        name = dialect.name
+        if self._distinct_fields and name != "postgresql":
+            raise NotSupportedError(
+                f"distinct(*fields) is PostgreSQL's DISTINCT ON; {name} has no such clause "
+                "(use distinct() or a subquery)"
+            )
+        if self._for_update is not None:
+            if name == "sqlite":
+                raise NotSupportedError("sqlite has no SELECT ... FOR UPDATE (it locks the whole database on write)")
+            if self._for_update.get("of") and name in ("mysql", "mariadb"):
+                raise NotSupportedError(f"{name} has no FOR UPDATE OF: leave of= out")
+            if self._for_update.get("key_share") and name != "postgresql":
+                raise NotSupportedError(f"{name} has no FOR KEY SHARE")
 
     # -- running -------------------------------------------------------------------------
 
     def _runner(self) -> Any:
-        return _context.runner_for(self._using)
+        runner = _context.runner_for(self._using)
+        self._check_backend(runner.dialect)
+        return runner
 
     def __await__(self) -> Generator[Any, None, list[M]]:
         return self._fetch().__await__()
 
-    async def _fetch(self) -> list[M]:
-        return await self._runner().fetch_objects(self)  # type: ignore[no-any-return]
+    async def _fetch(self) -> list[Any]:
+        if self._empty:
+            return []
+        runner = self._runner()
+        if self._values is not None:
+            return self._rows(await runner.fetch_all(self.statement))
+        return await runner.fetch_objects(self)  # type: ignore[no-any-return]
 
     async def __aiter__(self) -> AsyncIterator[M]:
         for obj in await self._fetch():
             yield obj
 
+    async def iterator(self, chunk_size: int = 2000) -> AsyncIterator[Any]:
+        """Stream the rows through a server-side cursor, ``chunk_size`` at a time.
+
+        Memory stays bounded by one chunk whatever the number of rows (see docs for the
+        measured figure). Objects come through the session's identity map inside a
+        session, and detached outside one. Leaving the loop early: wrap it in
+        ``contextlib.aclosing(qs.iterator())`` so the cursor closes at once.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be a positive number of rows")
+        if self._empty:
+            return
+        runner = self._runner()
+        if self._values is not None:
+            async for rows in runner.stream_rows(self.statement, chunk_size):
+                for item in self._rows(rows):
+                    yield item
+            return
+        async for objects in runner.stream_objects(self, chunk_size):
+            for obj in objects:
+                yield obj
+
     async def get(self, *args: Any, **kwargs: Any) -> M:
         """The one object matching; ``DoesNotExist`` or ``MultipleObjectsReturned`` otherwise."""
         qs = self.filter(*args, **kwargs) if (args or kwargs) else self
         qs = qs._clone()
-        qs._limit = 2 if qs._limit is None else min(qs._limit, 2)
+        if qs._limit is None and not qs._offset:
+            qs._order = ()
+        if qs._limit is None or qs._limit > MAX_GET_RESULTS:
+            qs._limit = MAX_GET_RESULTS if qs._limit is None else qs._limit
         found = await qs._fetch()
         if not found:
             raise self.model.DoesNotExist(
                 f"{self.model.__name__} matching query does not exist ({_describe(args, kwargs)})"
             )
         if len(found) > 1:
+            count = f"{len(found)}" if len(found) < MAX_GET_RESULTS else f"more than {MAX_GET_RESULTS - 1}"
             raise self.model.MultipleObjectsReturned(
-                f"get() returned more than one {self.model.__name__} ({_describe(args, kwargs)})"
+                f"get() returned more than one {self.model.__name__}: it returned {count} "
+                f"({_describe(args, kwargs)})"
             )
-        return found[0]
+        return found[0]  # type: ignore[no-any-return]
+
+    def _pk_order(self, descending: bool = False) -> tuple[str, ...]:
+        return tuple(("-" if descending else "") + n for n in self._plan.pk_names)
 
     async def first(self) -> M | None:
         """The first object by the ordering (by primary key when unordered), or None."""
-        qs = self if self._order else self.order_by(*self._plan.pk_names)
+        qs = self if self._order else self._ordered(self._pk_order())
         found = await qs[:1]._fetch()
         return found[0] if found else None
 
+    async def last(self) -> M | None:
+        """The last object by the ordering (by primary key when unordered), or None."""
+        qs = self.reverse() if self._order else self._ordered(self._pk_order(descending=True))
+        found = await qs[:1]._fetch()
+        return found[0] if found else None
+
+    def _ordered(self, fields: tuple[str, ...]) -> Self:
+        clone = self._clone()
+        clone._order = fields
+        return clone
+
+    async def earliest(self, *fields: str) -> M:
+        """The first object ordered by ``fields``; ``DoesNotExist`` when there is none."""
+        return await self._edge(fields, "earliest", descending=False)
+
+    async def latest(self, *fields: str) -> M:
+        """The last object ordered by ``fields``; ``DoesNotExist`` when there is none."""
+        return await self._edge(fields, "latest", descending=True)
+
+    async def _edge(self, fields: tuple[str, ...], name: str, *, descending: bool) -> M:
+        if not fields:
+            raise ValueError(f"{name}() needs the fields to order by: {name}('created')")
+        if self._limit is not None or self._offset:
+            raise TypeError(f"cannot call {name}() once a slice has been taken")
+        order = tuple(_flip(f) for f in fields) if descending else fields
+        found = await self.order_by(*order)[:1]._fetch()
+        if not found:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist ({name})")
+        return found[0]  # type: ignore[no-any-return]
+
     async def count(self) -> int:
-        """``SELECT count(*)`` over this query (its slice included)."""
-        inner = self._build_select([sa.literal_column("1").label("one")]).subquery()
-        stmt = sa.select(sa.func.count()).select_from(inner)
-        return int(await self._runner().fetch_scalar(stmt))
+        """The number of rows (``SELECT count(*)``, over the slice or DISTINCT when there is one)."""
+        if self._empty:
+            return 0
+        runner = self._runner()
+        return int(await runner.fetch_scalar(Compiler(self).count()))
 
     async def exists(self) -> bool:
-        stmt = sa.select(sa.exists(self._clone()[:1]._build_select([sa.literal(1)])))
-        return bool(await self._runner().fetch_scalar(stmt))
+        if self._empty:
+            return False
+        runner = self._runner()
+        return bool(await runner.fetch_scalar(Compiler(self).exists()))
+
+    async def contains(self, obj: Any) -> bool:
+        """Whether ``obj`` is one of the rows of this query (one EXISTS query)."""
+        if self._values is not None:
+            raise TypeError("contains() is not available after values()/values_list()")
+        if not isinstance(obj, self.model):
+            raise TypeError(f"contains() takes a {self.model.__name__}, not {type(obj).__name__}")
+        if obj.pk is None or (isinstance(obj.pk, tuple) and None in obj.pk):
+            raise ValueError("contains() needs a saved object (it has no primary key)")
+        if self._combinator is not None or self._limit is not None or self._offset:
+            inner = self.values_list("pk", flat=True) if self._combinator is None else self
+            return await self.model.objects.using(self._using).filter(pk__in=inner, pk=obj.pk).exists()
+        keys = dict(zip(self._plan.pk_names, obj.pk if isinstance(obj.pk, tuple) else (obj.pk,), strict=True))
+        return await self.filter(**keys).exists()
+
+    async def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Aggregates over the whole query: ``aggregate(n=Count("id"), avg=Avg("pages"))``."""
+        named = _named(args, kwargs, "aggregate")
+        if not named:
+            return {}
+        for name, expression in named.items():
+            if not has_aggregate(expression, self._annotations):
+                raise TypeError(f"aggregate({name}=...) takes an aggregate expression, not {expression!r}")
+            if not name.isidentifier():
+                raise ValueError(f"aggregate name {name!r} must be an identifier")
+        if self._empty:
+            return {name: _empty_aggregate(expression) for name, expression in named.items()}
+        runner = self._runner()
+        rows = await runner.fetch_all(Compiler(self).aggregate_select(named))
+        return dict(zip(named, rows[0], strict=True))
+
+    async def in_bulk(self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk") -> dict[Any, M]:
+        """``{key: object}`` for the given keys (all rows when None); the field must be unique."""
+        plan = self._plan
+        name = plan.pk_names[0] if field_name == "pk" and len(plan.pk_names) == 1 else field_name
+        spec = plan.fields.get(name)
+        if spec is None:
+            raise field_error(plan, field_name, "in_bulk")
+        if not (spec.info.unique or (name in plan.pk_names and len(plan.pk_names) == 1)):
+            raise ValueError(f"in_bulk()'s field_name must be a unique field; {self.model.__name__}.{name} is not")
+        if self._limit is not None or self._offset:
+            raise TypeError("cannot use in_bulk() once a slice has been taken")
+        if id_list is None:
+            return {obj.__dict__[name]: obj for obj in await self._fetch()}
+        keys = list(dict.fromkeys(id_list))
+        found: dict[Any, M] = {}
+        for start in range(0, len(keys), IN_BULK_CHUNK):
+            chunk = keys[start : start + IN_BULK_CHUNK]
+            for obj in await self.filter(**{f"{name}__in": chunk})._fetch():
+                found[obj.__dict__[name]] = obj
+        return found
 
     async def create(self, **kwargs: Any) -> M:
         """Construct, validate and INSERT one object; returns it with its primary key set."""
         obj = self.model(**kwargs)
-        await self._runner().insert_objects([obj])
+        await _context.runner_for(self._using).insert_objects([obj])
         return obj
+
+    async def get_or_create(self, defaults: dict[str, Any] | None = None, **kwargs: Any) -> tuple[M, bool]:
+        """``(object, created)``: the one matching ``kwargs``, else a new one with ``defaults``.
+
+        The INSERT runs in a savepoint inside a session, so losing a race to a concurrent
+        insert (a unique constraint) reads the winner instead of failing.
+        """
+        try:
+            return await self.get(**kwargs), False
+        except self.model.DoesNotExist:
+            pass
+        params = self._create_params(kwargs, defaults)
+        try:
+            return await self._create_guarded(params), True
+        except IntegrityError:
+            try:
+                return await self.get(**kwargs), False
+            except self.model.DoesNotExist:
+                raise
+
+    async def _create_guarded(self, params: dict[str, Any]) -> M:
+        runner = _context.runner_for(self._using)
+        nested = getattr(runner, "begin_nested", None)
+        if nested is None:
+            return await self.create(**params)
+        async with nested():
+            return await self.create(**params)
+
+    def _create_params(self, lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+        params = {k: v for k, v in lookups.items() if LOOKUP_SEP not in k}
+        for key, value in (defaults or {}).items():
+            params[key] = value() if callable(value) else value
+        if "pk" in params and len(self._plan.pk_names) == 1:
+            params[self._plan.pk_names[0]] = params.pop("pk")
+        return params
+
+    async def update_or_create(
+        self,
+        defaults: dict[str, Any] | None = None,
+        create_defaults: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> tuple[M, bool]:
+        """``(object, created)``: update the one matching ``kwargs`` with ``defaults``, or create it.
+
+        Runs in one transaction (a session is opened when none is current), reading the row
+        with ``SELECT ... FOR UPDATE`` where the backend has it.
+        """
+        runner = _context.runner_for(self._using)
+        if getattr(runner, "_sx_is_database", False):
+            async with runner.session():
+                return await self._update_or_create(defaults, create_defaults, kwargs)
+        return await self._update_or_create(defaults, create_defaults, kwargs)
+
+    async def _update_or_create(
+        self, defaults: dict[str, Any] | None, create_defaults: dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> tuple[M, bool]:
+        dialect = _context.runner_for(self._using).dialect
+        locked = self.select_for_update() if dialect.name != "sqlite" else self
+        try:
+            obj = await locked.get(**kwargs)
+        except self.model.DoesNotExist:
+            params = self._create_params(kwargs, defaults if create_defaults is None else create_defaults)
+            try:
+                return await self._create_guarded(params), True
+            except IntegrityError:
+                obj = await locked.get(**kwargs)
+        for key, value in (defaults or {}).items():
+            setattr(obj, key, value() if callable(value) else value)
+        await _context.runner_for(self._using).save_object(obj)
+        return obj, False
+
+    async def update(self, **values: Any) -> int:
+        """ONE ``UPDATE`` of every matching row; returns the number of rows matched.
+
+        Values are checked by the field's rules (``ValidationError``); ``F()`` expressions
+        read the row's own fields. A ``VersionField`` is bumped. Objects already loaded in
+        a session keep their values until refreshed (the identity map is not consulted).
+        """
+        self._check_writable("update")
+        if not values:
+            raise TypeError("update() needs field=value arguments")
+        if self._empty:
+            return 0
+        compiler = Compiler(self)
+        plan = self._plan
+        table = plan.table
+        where, _ = compiler.where()
+        joined = bool(compiler.base.joins)
+        assignments: dict[str, Any] = {}
+        errors = []
+        for name, value in values.items():
+            spec = plan.fields.get(name)
+            if spec is None and name in plan.relations:
+                spec = plan.fields[plan.relations[name].column_name]
+                value = value.pk if isinstance(value, _model.Model) else value
+            if spec is None:
+                raise field_error(plan, name, "update")
+            if isinstance(value, (Expression, Q)):
+                before = len(compiler.base.joins)
+                sql = value.resolve(compiler)
+                if len(compiler.base.joins) != before:
+                    raise FieldError(f"update() can only read fields of {self.model.__name__} itself, not across relations")
+            elif isinstance(value, sa.sql.ClauseElement) or hasattr(value, "__clause_element__"):
+                sql = compiler.core(value)
+            else:
+                try:
+                    sql = spec.coerce(value)
+                except (ValueError, TypeError) as exc:
+                    errors.append({"field": name, "value": value, "message": str(exc)})
+                    continue
+            assignments[spec.column.key] = sql
+        if errors:
+            raise ValidationError(self.model.__name__, errors)
+        version = plan.version_field
+        if version is not None and version not in values:
+            column = plan.fields[version].column
+            assignments[column.key] = table.c[column.key] + 1
+        stmt = sa.update(table)
+        stmt = stmt.where(Compiler(self).pk_subquery()) if joined else (stmt.where(*where) if where else stmt)
+        result = await self._runner().execute(stmt.values(assignments))
+        return int(result.rowcount)
+
+    async def delete(self) -> int:
+        """ONE ``DELETE`` of every matching row; returns the number of rows deleted.
+
+        Related rows follow the database's ON DELETE rules. Objects already loaded in a
+        session are not marked deleted (the identity map is not consulted).
+        """
+        self._check_writable("delete")
+        if self._values is not None:
+            raise TypeError("cannot call delete() after values() or values_list()")
+        if self._distinct or self._distinct_fields:
+            raise TypeError("cannot call delete() after distinct()")
+        if self._empty:
+            return 0
+        compiler = Compiler(self)
+        table = self._plan.table
+        where, _ = compiler.where()
+        stmt = sa.delete(table)
+        if compiler.base.joins:
+            stmt = stmt.where(Compiler(self).pk_subquery())
+        elif where:
+            stmt = stmt.where(*where)
+        result = await self._runner().execute(stmt)
+        return int(result.rowcount)
+
+    def _check_writable(self, name: str) -> None:
+        if self._limit is not None or self._offset:
+            raise TypeError(f"cannot {name}() a query once a slice has been taken")
+        if self._combinator is not None:
+            raise NotSupportedError(f"{name}() is not supported after {self._combinator[0]}()")
+        if self._group_by is not None:
+            raise TypeError(f"cannot {name}() a grouped query (values(...).annotate(...))")
+
+    async def explain(self, *, analyze: bool = False) -> str:
+        """The database's plan for this query (``EXPLAIN``; SQLite: ``EXPLAIN QUERY PLAN``)."""
+        runner = self._runner()
+        if analyze and runner.dialect.name == "sqlite":
+            raise NotSupportedError("sqlite has no EXPLAIN ANALYZE")
+        rows = await runner.fetch_all(Explain(self.statement, analyze=analyze))
+        return "\n".join(" ".join(str(v) for v in row) for row in rows)
 
 
 class _Single(Generic[M]):
@@ -375,7 +860,85 @@ class _Single(Generic[M]):
         found = await self._qs._fetch()
         if not found:
             raise IndexError(f"{self._qs.model.__name__} query index out of range")
-        return found[0]
+        return found[0]  # type: ignore[no-any-return]
+
+
+class Explain(Executable, ClauseElement):
+    """``EXPLAIN <statement>``, its parameters still bound (SQLAlchemy's recipe)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any, *, analyze: bool = False) -> None:
+        self.statement = statement
+        self.analyze = analyze
+
+
+def _explained(element: Explain, compiler: Any, head: str, **kw: Any) -> str:
+    text = head + compiler.process(element.statement, **kw)
+    # The plan's rows are not the statement's rows: read them as the cursor describes them.
+    compiler._result_columns = []
+    return str(text)
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    return _explained(element, compiler, "EXPLAIN ANALYZE " if element.analyze else "EXPLAIN ", **kw)
+
+
+@compiles(Explain, "mysql")
+def _explain_mysql(element: Explain, compiler: Any, **kw: Any) -> str:
+    return _explained(element, compiler, "ANALYZE " if element.analyze else "EXPLAIN ", **kw)
+
+
+@compiles(Explain, "sqlite")
+def _explain_sqlite(element: Explain, compiler: Any, **kw: Any) -> str:
+    return _explained(element, compiler, "EXPLAIN QUERY PLAN ", **kw)
+
+
+def _dialect_named(name: str) -> Any:
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    dialects = {"postgresql": postgresql, "postgres": postgresql, "mysql": mysql, "mariadb": mysql, "sqlite": sqlite}
+    if name not in dialects:
+        raise ValueError(f"unknown dialect {name!r}; use one of {', '.join(sorted(dialects))}")
+    return dialects[name].dialect()
+
+
+def _named(args: tuple[Any, ...], kwargs: dict[str, Any], method: str) -> dict[str, Any]:
+    """Keyword expressions, plus positional aggregates under Django's default name."""
+    named = dict(kwargs)
+    for expression in args:
+        default_alias = getattr(expression, "default_alias", None)
+        if default_alias is None:
+            raise TypeError(f"a positional argument of {method}() needs a name: {method}(name={expression!r})")
+        named[default_alias()] = expression
+    return named
+
+
+def _flip(item: str) -> str:
+    return item[1:] if item.startswith("-") else "-" + item
+
+
+def _reversed(item: Any) -> Any:
+    if isinstance(item, str):
+        return item if item == "?" else _flip(item)
+    if isinstance(item, OrderBy):
+        return item.reversed()
+    if isinstance(item, Expression):
+        return item.desc()
+    modifier = getattr(item, "modifier", None)
+    if modifier is sa.sql.operators.desc_op:
+        return item.element.asc()
+    if modifier is sa.sql.operators.asc_op:
+        return item.element.desc()
+    return sa.desc(item)
+
+
+def _empty_aggregate(expression: Any) -> Any:
+    default = getattr(expression, "default", None)
+    if default is not None:
+        return default
+    return 0 if getattr(expression, "function", "") == "COUNT" else None
 
 
 def _describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
