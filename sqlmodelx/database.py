@@ -3,25 +3,32 @@
 ``sx.Database("postgresql://...")`` picks the async driver, applies the settings each
 backend needs to behave like the others (UTC sessions, SQLite savepoints and foreign
 keys), and registers itself so queries outside a session can find it.
+
+A Database also routes work: sessions and writes go to the primary engine; reads outside
+a write transaction go to the read replicas, round robin, except for a short while after
+the current task wrote (read-your-writes). See ``docs/sessions.md``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from . import _context
 from ._sqlite_driver import one_hop_dbapi
-from .exc import ConfigurationError, DatabaseUnavailableError
+from .exc import ConfigurationError, DatabaseUnavailableError, NotSupportedError, SessionError
+from .hydrate import rows_loader
 from .model import Model
-from .session import Session
+from .session import Session, _has_eager, _is_plain_read, _shielded, _SyncSession
 
 if TYPE_CHECKING:
     from .query import QuerySet
@@ -46,6 +53,22 @@ _KNOWN_ASYNC = {
 }
 _DRIVER_MODULE = {"postgres": "asyncpg", "mysql": "aiomysql", "": "aiosqlite"}
 _names = itertools.count(1)
+
+_STANDARD_LEVELS = ("READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+#: Isolation levels a session may ask for, by backend. PostgreSQL runs READ UNCOMMITTED as
+#: READ COMMITTED (as the SQL standard allows); SQLite transactions are always serializable.
+_ISOLATION_LEVELS: dict[str, tuple[str, ...]] = {
+    "postgresql": _STANDARD_LEVELS,
+    "mysql": _STANDARD_LEVELS,
+    "mariadb": _STANDARD_LEVELS,
+    "sqlite": ("SERIALIZABLE",),
+}
+_BACKEND_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "mariadb": "MySQL/MariaDB", "sqlite": "SQLite"}
+#: SQLite's busy timeout (seconds): how long a writer waits for another writer's lock.
+_SQLITE_BUSY_TIMEOUT = 30.0
+
+#: Per task (context): database id -> until when its reads stay on the primary after a write.
+_recent_writes: ContextVar[dict[int, float] | None] = ContextVar("sqlmodelx_recent_writes", default=None)
 
 
 def async_url(url: str | sa.URL) -> sa.URL:
@@ -88,19 +111,36 @@ class Database:
         name: str | None = None,
         default: bool | None = None,
         connect_timeout: float = 10.0,
+        replicas: Sequence[str | sa.URL | AsyncEngine] = (),
+        sticky_for: float = 1.0,
         **engine_options: Any,
     ) -> None:
         if (url is None) == (engine is None):
             raise ConfigurationError("Database() takes a URL or engine=, exactly one of them")
         if engine is None:
             assert url is not None
-            engine = _create_engine(async_url(url), connect_timeout, engine_options)
+            engine = _create_engine(async_url(url), connect_timeout, dict(engine_options))
+            self._own_engine = True
         elif not isinstance(engine, AsyncEngine):
             raise ConfigurationError(
                 f"engine= must be a sqlalchemy AsyncEngine (create_async_engine), not {type(engine).__name__}"
             )
+        else:
+            self._own_engine = False
+            if engine.dialect.name in ("mysql", "mariadb"):
+                event.listen(engine.sync_engine, "begin", _mysql_on_begin)
         self.engine = engine
         self.dialect: sa.Dialect = engine.dialect
+        #: Read replicas (AsyncEngines), used round robin for reads outside a write transaction.
+        self.replicas: tuple[AsyncEngine, ...] = tuple(
+            _replica_engine(r, connect_timeout, engine_options) for r in replicas
+        )
+        #: After a write outside a session, the task's reads stay on the primary this long (s).
+        self.sticky_for = sticky_for
+        self._round_robin = itertools.count()
+        self._binds: dict[tuple[str | None, bool], AsyncEngine] = {}
+        #: The connection of ``test_transaction()``: everything runs inside its transaction.
+        self._pinned: AsyncConnection | None = None
         self.name = name or ("default" if not _context._databases.get("default") else f"db{next(_names)}")
         _context.register_database(self.name, self, default=default)
 
@@ -132,55 +172,205 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection; the Database stays usable (it reconnects)."""
         await self.engine.dispose()
+        for replica in self.replicas:
+            await replica.dispose()
 
     async def close(self) -> None:
-        """Dispose of the engine and forget this database."""
-        await self.engine.dispose()
+        """Dispose of the engines and forget this database."""
+        await self.dispose()
         _context.unregister_database(self)
+
+    @property
+    def isolation_levels(self) -> tuple[str, ...]:
+        """The isolation levels ``session(isolation_level=...)`` accepts on this backend."""
+        return _ISOLATION_LEVELS.get(self.dialect.name, ())
 
     # -- sessions ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
+    async def session(
+        self, *, isolation_level: str | None = None, read_only: bool = False, join: bool = True
+    ) -> AsyncIterator[Session]:
         """One unit of work, bound to the current task: commit on success, rollback on error.
 
-        Inside an open session of the same database, a nested ``db.session()`` joins it
-        (the outer block commits); use ``s.begin_nested()`` for a savepoint.
+        Inside an open session of the same database (in this task, or the task that
+        spawned it), a nested ``db.session()`` joins it: same transaction, same objects,
+        and the outermost block commits. ``join=False`` opens an independent session
+        (its own connection and transaction) instead; ``s.begin_nested()`` gives a
+        savepoint. ``isolation_level`` ("READ COMMITTED", "REPEATABLE READ",
+        "SERIALIZABLE", ...) and ``read_only`` apply to this session's transactions;
+        a level the backend lacks raises ``NotSupportedError``.
+
+        Cancelling the task rolls back and releases the connection before the
+        cancellation propagates.
         """
         current = _context.current_session.get()
-        if current is not None and not current.closed and current.database is self:
+        if join and current is not None and not current.closed and current.database is self:
+            wanted = (_normal_level(self, isolation_level), read_only)
+            if (isolation_level is not None or read_only) and wanted != current._options:
+                raise SessionError(
+                    f"already inside a session of database {self.name!r} with isolation_level="
+                    f"{current._options[0]!r}, read_only={current._options[1]}; a nested "
+                    f"db.session() joins it and cannot change them: pass join=False for an "
+                    f"independent session"
+                )
             yield current
+            await current.flush()
             return
-        session = Session(AsyncSession(self.engine, expire_on_commit=False), database=self)
-        token = _context.current_session.set(session)
+        session = self._open_session(isolation_level, read_only)
+        previous = _context.current_session.get()
+        _context.current_session.set(session)
         try:
             yield session
             await session.commit()
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            await _shielded(session._abort(exc))
             raise
         finally:
-            _context.current_session.reset(token)
-            await session.close()
+            _context.current_session.set(previous)
+            await _shielded(session.close())
+
+    def _open_session(self, isolation_level: str | None, read_only: bool) -> Session:
+        if self._pinned is not None:
+            sa_session = AsyncSession(
+                bind=self._pinned,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+                sync_session_class=_SyncSession,
+            )
+            session = Session(sa_session, database=self, _owns=True, _primary_only=True)
+        else:
+            bind = self._bind_for(isolation_level, read_only)
+            sa_session = AsyncSession(bind, expire_on_commit=False, sync_session_class=_SyncSession)
+            session = Session(sa_session, database=self, _owns=True, _primary_only=isolation_level is not None)
+        session._options = (_normal_level(self, isolation_level), read_only)
+        return session
+
+    def _bind_for(self, isolation_level: str | None, read_only: bool) -> AsyncEngine:
+        """The primary engine with this session kind's execution options (cached)."""
+        level = _normal_level(self, isolation_level)
+        key = (level, read_only)
+        bind = self._binds.get(key)
+        if bind is not None:
+            return bind
+        backend = self.dialect.name
+        label = _BACKEND_LABEL.get(backend, backend)
+        options: dict[str, Any] = {}
+        if level is not None:
+            supported = self.isolation_levels
+            if level not in supported:
+                extra = " (SQLite transactions are always serializable)" if backend == "sqlite" else ""
+                raise NotSupportedError(
+                    f"{label} does not support isolation level {level!r}{extra}; "
+                    f"it supports: {', '.join(supported) or 'none'}"
+                )
+            if backend != "sqlite":
+                options["isolation_level"] = level
+        if read_only:
+            if backend == "postgresql":
+                options["postgresql_readonly"] = True
+            elif backend in ("mysql", "mariadb", "sqlite") and (self._own_engine or backend != "sqlite"):
+                options["sqlmodelx_read_only"] = True
+            else:
+                raise NotSupportedError(
+                    f"read-only sessions on {label} need a Database created from a URL "
+                    f"(sqlmodelx sets the engine up), not engine=..."
+                )
+        if backend == "sqlite" and not read_only and self._own_engine:
+            # Writers take the write lock at BEGIN and wait for it (busy timeout), instead
+            # of failing with "database is locked" when a read turns into a write (NOTES 11).
+            options["sqlmodelx_begin"] = "IMMEDIATE"
+        bind = self.engine.execution_options(**options) if options else self.engine
+        self._binds[key] = bind
+        return bind
+
+    @asynccontextmanager
+    async def test_transaction(self) -> AsyncIterator[Session]:
+        """Everything on this database, in any task, runs inside one outer transaction
+        that is rolled back at the end, even when the code inside commits.
+
+        SQLAlchemy's "join a session into an external transaction" recipe: each session
+        opened meanwhile is bound to the outer connection with
+        ``join_transaction_mode="create_savepoint"``, so its commit releases a savepoint and
+        its rollback rolls back to it. Yields a session bound as the current one. All work
+        shares one connection: run concurrent sessions in a test with ``sx_database``.
+        """
+        if self._pinned is not None:
+            raise SessionError(f"test_transaction() is already active on database {self.name!r}")
+        conn = await self._bind_for(None, False).connect()
+        try:
+            outer = await conn.begin()
+            self._pinned = conn
+            session = self._open_session(None, False)
+            previous = _context.current_session.get()
+            _context.current_session.set(session)
+            try:
+                yield session
+            finally:
+                _context.current_session.set(previous)
+                self._pinned = None
+                await _shielded(session.close())
+                await _shielded(outer.rollback())
+        finally:
+            await _shielded(conn.close())
+
+    # -- routing -------------------------------------------------------------------------
+
+    def _next_replica(self) -> AsyncEngine:
+        return self.replicas[next(self._round_robin) % len(self.replicas)]
+
+    def _note_write(self) -> None:
+        """The current task wrote: its reads outside a session stay on the primary a while."""
+        if self.replicas:
+            marks = dict(_recent_writes.get() or {})
+            marks[id(self)] = time.monotonic() + self.sticky_for
+            _recent_writes.set(marks)
+
+    def _read_engine(self) -> AsyncEngine:
+        if self.replicas:
+            marks = _recent_writes.get()
+            until = marks.get(id(self)) if marks else None
+            if until is None or time.monotonic() >= until:
+                return self._next_replica()
+        return self.engine
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one read outside a session: a replica, the primary, or the
+        connection of ``test_transaction()``."""
+        if self._pinned is not None:
+            yield self._pinned
+            return
+        async with self._read_engine().connect() as conn:
+            yield conn
 
     # -- runner protocol: each call in its own short transaction (autocommit) -----------
 
     async def fetch_objects(self, qs: QuerySet[Any]) -> list[Any]:
-        async with self.session() as s:
-            objects = await s.fetch_objects(qs)
-        return objects
+        """Objects outside a session: detached (no identity map), read from a replica if any."""
+        if _has_eager(qs):
+            async with self.session() as s:
+                return await s.fetch_objects(qs)
+        statement = qs.statement
+        async with self._reading() as conn:
+            rows = (await conn.execute(statement)).all()
+        plan = qs._plan
+        return rows_loader(plan, plan.field_names)(rows, None, None)
 
     async def fetch_scalar(self, statement: Any) -> Any:
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             return (await conn.execute(statement)).scalar()
 
     async def fetch_all(self, statement: Any) -> list[Any]:
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             return list((await conn.execute(statement)).all())
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        async with self.engine.begin() as conn:
-            return await conn.execute(statement, parameters)
+        if _is_plain_read(statement) and self._pinned is None:
+            async with self._reading() as conn:
+                return await conn.execute(statement, parameters)
+        async with self.session() as s:
+            return await s.execute(statement, parameters)
 
     async def insert_objects(self, objects: list[Any]) -> None:
         async with self.session() as s:
@@ -203,6 +393,29 @@ class Database:
             await s.load_relations(objects, relations)
 
 
+def _normal_level(database: Database, level: str | None) -> str | None:
+    if level is None:
+        return None
+    normal = " ".join(str(level).upper().replace("_", " ").split())
+    if normal not in _STANDARD_LEVELS:
+        raise ValueError(
+            f"unknown isolation level {level!r}; use one of {', '.join(_STANDARD_LEVELS)} "
+            f"({database.dialect.name} supports {', '.join(database.isolation_levels)})"
+        )
+    return normal
+
+
+def _replica_engine(replica: str | sa.URL | AsyncEngine, connect_timeout: float, options: dict[str, Any]) -> AsyncEngine:
+    """A replica from a URL (same options as the primary) or an engine given as is."""
+    if isinstance(replica, AsyncEngine):
+        return replica
+    if isinstance(replica, (str, sa.URL)):
+        return _create_engine(async_url(replica), connect_timeout, dict(options))
+    raise ConfigurationError(
+        f"replicas= takes URLs or AsyncEngines, not {type(replica).__name__}"
+    )
+
+
 def _create_engine(url: sa.URL, connect_timeout: float, options: dict[str, Any]) -> AsyncEngine:
     backend = url.get_backend_name()
     connect_args = dict(options.pop("connect_args", {}))
@@ -213,6 +426,8 @@ def _create_engine(url: sa.URL, connect_timeout: float, options: dict[str, Any])
         connect_args.setdefault("timeout", connect_timeout)
     elif backend in ("mysql", "mariadb"):
         connect_args.setdefault("connect_timeout", connect_timeout)
+    elif backend == "sqlite":
+        connect_args.setdefault("timeout", _SQLITE_BUSY_TIMEOUT)
     if backend == "sqlite" and "module" not in options and options.pop("lean_sqlite", True):
         lean = one_hop_dbapi()
         if lean is not None:
@@ -232,6 +447,8 @@ def _create_engine(url: sa.URL, connect_timeout: float, options: dict[str, Any])
     if backend == "sqlite":
         event.listen(sync_engine, "connect", _sqlite_on_connect)
         event.listen(sync_engine, "begin", _sqlite_on_begin)
+    elif backend in ("mysql", "mariadb"):
+        event.listen(sync_engine, "begin", _mysql_on_begin)
     event.listen(sync_engine, "do_connect", _connect_or_explain)
     return engine
 
@@ -251,8 +468,20 @@ def _py_lower(value: Any) -> Any:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        conn.exec_driver_sql("BEGIN")
+    """BEGIN ourselves (NOTES 5): IMMEDIATE for writer sessions; ``query_only`` for read-only."""
+    options = conn.get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlmodelx_begin") == "IMMEDIATE" else "BEGIN")
+    read_only = bool(options.get("sqlmodelx_read_only"))
+    if conn.info.get("sqlmodelx_query_only", False) is not read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+        conn.info["sqlmodelx_query_only"] = read_only
+
+
+def _mysql_on_begin(conn: sa.Connection) -> None:
+    """A read-only session: the transaction about to start is READ ONLY (MySQL/MariaDB)."""
+    if conn.get_execution_options().get("sqlmodelx_read_only"):
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def _connect_or_explain(dialect: sa.Dialect, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
