@@ -355,7 +355,29 @@ class Database:
         async with self._reading() as conn:
             rows = (await conn.execute(statement)).all()
         plan = qs._plan
-        return rows_loader(plan, plan.field_names)(rows, None, None)
+        # queries (issue 5): only()/defer() select fewer fields; annotations follow them
+        return qs._attach_extras(rows_loader(plan, qs._load_fields)(rows, None, None), rows)
+
+    async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
+        """queries (issue 5): rows in lists of ``chunk_size`` through a server-side cursor."""
+        async with self._reading() as conn:
+            result = await conn.stream(statement.execution_options(yield_per=chunk_size))
+            try:
+                async for rows in result.partitions(chunk_size):
+                    yield rows
+            finally:
+                await result.close()
+
+    async def stream_objects(self, qs: QuerySet[Any], chunk_size: int) -> AsyncIterator[list[Any]]:
+        """queries (issue 5): ``qs``'s objects in lists of ``chunk_size``, detached (no session)."""
+        if _has_eager(qs):
+            async with self.session() as s:
+                async for objects in s.stream_objects(qs, chunk_size):
+                    yield objects
+            return
+        loader = rows_loader(qs._plan, qs._load_fields)
+        async for rows in self.stream_rows(qs.statement, chunk_size):
+            yield qs._attach_extras(loader(rows, None, None), rows)
 
     async def fetch_scalar(self, statement: Any) -> Any:
         async with self._reading() as conn:

@@ -39,6 +39,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from . import _context
+from .deletion import check_protected_objects, deleted_in_memory
 from .exc import (
     ConfigurationError,
     IntegrityError,
@@ -56,6 +57,7 @@ from .hydrate import (
 )
 from .identity import IdentityMap
 from .model import Model, ModelPlan, validate_changes
+from .prefetch import load_eager, prefetch_related_objects
 
 if TYPE_CHECKING:
     from .database import Database
@@ -82,6 +84,14 @@ class _Journal:
         self.inserted: dict[int, tuple[Model, tuple[str, ...]]] = {}
         #: id(obj) -> (obj, cols, vals): the state the DELETE removed.
         self.deleted: dict[int, tuple[Model, tuple[str, ...], tuple[Any, ...]]] = {}
+
+    def note_before(self, obj: Model, kind: str) -> None:
+        """Record ``obj``'s state before the database changed it by itself (relations,
+        issue 6): ``kind`` "updated" for ON DELETE SET NULL, "deleted" for CASCADE."""
+        d = obj.__dict__
+        if id(obj) not in self.inserted:
+            records = self.deleted if kind == "deleted" else self.updated
+            records.setdefault(id(obj), (obj, d["_sx_cols"], d["_sx_vals"]))
 
     def merge_into(self, parent: _Journal) -> None:
         """A released savepoint: its writes now belong to the enclosing scope."""
@@ -540,6 +550,8 @@ class Session:
                 self._dirty.pop(id(obj), None)
 
     def _write_deletes(self, conn: sa.Connection, objects: list[Model], journal: _Journal) -> None:
+        # relations (issue 6): on_delete=PROTECT refuses before anything is deleted
+        check_protected_objects(lambda stmt: conn.execute(stmt).all(), objects)
         by_table: dict[sa.Table, list[Model]] = {}
         for obj in objects:
             by_table.setdefault(type(obj).__table__, []).append(obj)
@@ -578,6 +590,8 @@ class Session:
                     for obj, row in zip(batch, params, strict=True):
                         if conn.execute(statement, row).rowcount != 1:
                             raise _stale(plan, [obj], [row], version)
+            # relations (issue 6): what ON DELETE SET NULL / CASCADE did, on loaded objects
+            deleted_in_memory(self.identity_map, type(batch[0]), batch, journal.note_before)
             for obj, key in zip(batch, keys, strict=True):
                 self.identity_map.discard(plan, key, obj)
                 forget_database_state(obj)
@@ -735,7 +749,11 @@ class Session:
             await self._flush_unlocked()
             conn = await self._reader(statement)
             rows = (await conn.execute(statement)).all()
-        return self.hydrate(qs._plan, rows)
+        # queries (issue 5): only()/defer() select fewer fields; annotations follow them
+        objects = qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
+        if _has_eager(qs):
+            await load_eager(self, qs, rows, objects)
+        return objects
 
     async def fetch_scalar(self, statement: Any) -> Any:
         async with self._lock:
@@ -750,6 +768,32 @@ class Session:
             await self._flush_unlocked()
             conn = await self._reader(statement)
             return list((await conn.execute(statement)).all())
+
+    async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
+        """queries (issue 5): rows in lists of ``chunk_size`` through a server-side cursor.
+
+        The session's lock is held while a chunk is fetched, not between chunks.
+        """
+        async with self._lock:
+            self._check_usable()
+            await self._flush_unlocked()
+            conn = await self._reader(statement)
+            result = await conn.stream(statement.execution_options(yield_per=chunk_size))
+        try:
+            partitions = result.partitions(chunk_size)
+            while True:
+                async with self._lock:
+                    rows = await anext(partitions, None)
+                if rows is None:
+                    return
+                yield rows
+        finally:
+            await _shielded(result.close())
+
+    async def stream_objects(self, qs: QuerySet[Any], chunk_size: int) -> AsyncIterator[list[Any]]:
+        """queries (issue 5): ``qs``'s objects in lists of ``chunk_size``, through the identity map."""
+        async for rows in self.stream_rows(qs.statement, chunk_size):
+            yield qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         """Run any Core statement in this session's transaction (after a flush)."""
@@ -801,8 +845,9 @@ class Session:
         mark_persistent(obj, names)
         self._dirty.pop(id(obj), None)
 
-    async def load_relations(self, objects: list[Model], relations: Iterable[str]) -> None:
-        raise NotImplementedError("relation loading arrives with the relations issue")
+    async def load_relations(self, objects: list[Model], relations: Iterable[Any]) -> None:
+        """``await obj.load("author", "tags")``: always reads (relations work, issue 6)."""
+        await prefetch_related_objects(self, objects, relations, force=True)
 
     async def get(self, model: type[Model], pk: Any) -> Any:
         """The object with this primary key: from the identity map, else one SELECT."""

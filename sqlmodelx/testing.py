@@ -11,6 +11,9 @@ Loaded automatically (entry point ``pytest11``). It provides:
 - ``sx_database``: a :class:`sqlmodelx.Database` on that backend, made the default, with
   every table of ``sx.Model.metadata`` created; rows are deleted after each test.
 - ``@pytest.mark.requires("returning")``: skip on a backend that lacks the feature.
+- ``assert_num_queries(n)``, ``capture_queries()`` and ``detect_n_plus_one()`` (context
+  managers), the ``sx_queries`` / ``sx_n_plus_one`` fixtures and the
+  ``@pytest.mark.no_n_plus_one`` marker: count statements, fail on N+1 patterns.
 - ``SQLMODELX_REQUIRE_BACKENDS=sqlite,postgres,mysql``: fail the run unless tests really
   ran on each of them (CI sets it, so a backend can never be skipped silently).
 """
@@ -19,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +207,7 @@ def _teardown_backends() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(feature): skip where the backend lacks it")
+    config.addinivalue_line("markers", "no_n_plus_one(threshold=3): fail on an N+1 query pattern")
     if getattr(config, "workerinput", None) is not None or _backends:
         return
     _setup_backends()
@@ -360,6 +366,210 @@ async def sx_database(sx_backend: Backend, request: pytest.FixtureRequest) -> As
         if previous is not None:
             _context.set_default(previous)
         await _clear_tables(db, metadata)
+
+
+# --------------------------------------------------------------------------- query counting
+#
+# `assert_num_queries(n)`, `capture_queries()` and the N+1 detector (relations, issue 6).
+# Every statement any engine sends through a cursor is recorded while a capture is open;
+# the statements an engine sends on its own to open and end transactions and savepoints
+# (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE) and SQLite PRAGMAs are not counted.
+
+_TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b", re.I)
+_PLACEHOLDER = r"(?:\?|%s|\$\d+|%\(\w+\)s|:\w+)"
+_IN_LIST = re.compile(rf"\(\s*{_PLACEHOLDER}(?:\s*,\s*{_PLACEHOLDER})*\s*\)")
+_NUMBERED = re.compile(r"\$\d+")
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class CapturedQuery:
+    """One statement as the driver received it."""
+
+    statement: str
+    parameters: Any
+    executemany: bool
+    #: Rows it returned (None when the driver does not say or it returned none).
+    rows: int | None = None
+
+    @property
+    def shape(self) -> str:
+        """The statement with values, placeholder numbers and IN-list lengths taken out."""
+        text = _SPACE.sub(" ", self.statement).strip()
+        text = _STRING.sub("'?'", text)
+        text = _IN_LIST.sub("(...)", text)
+        return _NUMBERED.sub("$?", text)
+
+    @property
+    def is_select(self) -> bool:
+        return self.statement.lstrip().upper().startswith(("SELECT", "WITH"))
+
+    @property
+    def in_list_size(self) -> int:
+        """Placeholders in the longest IN list: large for a batched (prefetch) query."""
+        sizes = [m.group(0).count(",") + 1 for m in _IN_LIST.finditer(self.statement)]
+        return max(sizes, default=0)
+
+
+class QueryLog:
+    """The statements sent while a capture was open (``len(log)``, ``log.statements``)."""
+
+    def __init__(self, engine: Any = None) -> None:
+        self.queries: list[CapturedQuery] = []
+        self._engine = engine
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def __iter__(self) -> Any:
+        return iter(self.queries)
+
+    @property
+    def statements(self) -> list[str]:
+        return [q.statement for q in self.queries]
+
+    @property
+    def selects(self) -> list[CapturedQuery]:
+        return [q for q in self.queries if q.is_select]
+
+    def describe(self) -> str:
+        return "\n".join(f"  {i}. {q.statement.strip()}" for i, q in enumerate(self.queries, 1)) or "  (none)"
+
+
+_logs: list[QueryLog] = []
+_listening: list[bool] = []
+
+
+def _before_cursor_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    if not _logs or _TRANSACTION_CONTROL.match(statement):
+        return
+    query = CapturedQuery(statement, parameters, executemany)
+    recorded = False
+    for log in _logs:
+        if log._engine is None or conn.engine is log._engine:
+            log.queries.append(query)
+            recorded = True
+    if recorded and context is not None:
+        context._sx_captured = query
+
+
+def _after_cursor_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    query = getattr(context, "_sx_captured", None)
+    if query is None:
+        return
+    rows = getattr(cursor, "_rows", None)
+    if rows is not None:
+        query.rows = len(rows)
+    elif getattr(cursor, "description", None) and getattr(cursor, "rowcount", -1) >= 0:
+        query.rows = cursor.rowcount
+
+
+def _listen() -> None:
+    if not _listening:
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", _before_cursor_execute)
+        sa.event.listen(sa.engine.Engine, "after_cursor_execute", _after_cursor_execute)
+        _listening.append(True)
+
+
+@contextmanager
+def capture_queries(database: Any = None) -> Iterator[QueryLog]:
+    """Record every statement sent inside the block (on ``database`` only, if given)."""
+    _listen()
+    engine = None if database is None else database.engine.sync_engine
+    log = QueryLog(engine)
+    _logs.append(log)
+    try:
+        yield log
+    finally:
+        _logs.remove(log)
+
+
+@contextmanager
+def assert_num_queries(expected: int, database: Any = None) -> Iterator[QueryLog]:
+    """Fail unless exactly ``expected`` statements are sent inside the block.
+
+    ``with assert_num_queries(2): await Author.objects.prefetch_related("books")``; works in
+    async code (nothing is awaited on entry or exit). The failure lists the statements.
+    """
+    with capture_queries(database) as log:
+        yield log
+    if len(log) != expected:
+        raise AssertionError(f"expected {expected} queries, {len(log)} were sent:\n{log.describe()}")
+
+
+class NPlusOneError(AssertionError):
+    """One query shape ran once per row of another query: load the relation eagerly."""
+
+
+def find_n_plus_one(queries: list[CapturedQuery], threshold: int = 3) -> list[str]:
+    """Descriptions of the N+1 patterns in ``queries``; empty when there are none.
+
+    A SELECT shape is reported when it ran ``k >= threshold`` times after a query of
+    another shape that returned at least ``k`` rows (so it may have run once per row), and
+    its runs were not batches (each carried an IN list shorter than ``k``: a chunked
+    prefetch is a few runs with long IN lists).
+    """
+    runs: dict[str, list[int]] = {}
+    for i, query in enumerate(queries):
+        if query.is_select:
+            runs.setdefault(query.shape, []).append(i)
+    found = []
+    for shape, positions in runs.items():
+        k = len(positions)
+        if k < threshold or max(queries[i].in_list_size for i in positions) >= k:
+            continue
+        first = positions[0]
+        parents = [
+            q for q in queries[:first]
+            if q.shape != shape and q.is_select and (q.rows is None or q.rows >= k)
+        ]
+        if parents:
+            parent = parents[-1]
+            rows = "?" if parent.rows is None else parent.rows
+            found.append(
+                f"N+1: this query ran {k} times:\n    {queries[first].statement.strip()}\n"
+                f"  after this one returned {rows} rows:\n    {parent.statement.strip()}\n"
+                f"  load the relation with select_related() or prefetch_related() instead"
+            )
+    return found
+
+
+@contextmanager
+def detect_n_plus_one(threshold: int = 3, database: Any = None) -> Iterator[QueryLog]:
+    """Raise :class:`NPlusOneError` if the block runs one query shape once per row of another."""
+    with capture_queries(database) as log:
+        yield log
+    problems = find_n_plus_one(log.queries, threshold)
+    if problems:
+        raise NPlusOneError("\n".join(problems))
+
+
+@pytest.fixture
+def sx_queries() -> Iterator[QueryLog]:
+    """Every statement the test sends, for asserting on counts and SQL."""
+    with capture_queries() as log:
+        yield log
+
+
+@pytest.fixture
+def sx_n_plus_one() -> Iterator[QueryLog]:
+    """Fail the test (at teardown) if it runs one query shape once per row of another."""
+    with capture_queries() as log:
+        yield log
+    problems = find_n_plus_one(log.queries)
+    if problems:
+        raise NPlusOneError("\n".join(problems))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """``@pytest.mark.no_n_plus_one(threshold=3)``: the test fails on an N+1 pattern."""
+    marker = item.get_closest_marker("no_n_plus_one")
+    if marker is None:
+        return (yield)
+    with detect_n_plus_one(*marker.args, **marker.kwargs):
+        return (yield)
 
 
 # --------------------------------------------------------------------------- transactional session
