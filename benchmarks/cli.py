@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-memory", action="store_true", help="skip the streaming workload")
     parser.add_argument("--json", metavar="FILE", help="also write every figure and sample here")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
+    parser.add_argument(
+        "--sqlmodelx-rev",
+        metavar="REV",
+        help="measure sqlmodelx as committed at REV (e.g. HEAD), not the working tree",
+    )
     parser.add_argument("--postgres-url", default=SERVER_URLS["postgres"])
     parser.add_argument("--mysql-url", default=SERVER_URLS["mysql"])
     args = parser.parse_args(argv)
@@ -94,11 +99,19 @@ def run_child(args: argparse.Namespace, peer: str, target: Target, memory: bool)
     command += ["--quick"] * args.quick + ["--memory"] * memory
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [*args.sqlmodelx_path, str(REPO), os.environ.get("PYTHONPATH", "")]
+        ),
     }
+    cwd = (args.sqlmodelx_path or [REPO])[0]  # `-m` puts the cwd first on sys.path
     try:
         proc = subprocess.run(
-            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout
+            command,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
         )
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -169,8 +182,47 @@ def versions(peer_list: list[str]) -> dict[str, str]:
     return found
 
 
+def git(*command: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), *command], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def sqlmodelx_source(args: argparse.Namespace, scratch_dir: str) -> str:
+    """Set `args.sqlmodelx_path` (prepended to the children's PYTHONPATH) and describe it.
+
+    Others commit to the library while a run goes on; `--sqlmodelx-rev` measures one fixed
+    commit, exported outside the checkout, so every round times the same code."""
+    args.sqlmodelx_path = []
+    try:
+        if args.sqlmodelx_rev:
+            commit = git("rev-parse", "--short", args.sqlmodelx_rev)
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", commit, "sqlmodelx"],
+                capture_output=True,
+                check=True,
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", scratch_dir], input=archive, check=True)
+            args.sqlmodelx_path = [scratch_dir]
+            return f"commit {commit}"
+        dirty = git("status", "--porcelain", "--", "sqlmodelx")
+        return f"working tree at {git('rev-parse', '--short', 'HEAD')}" + (
+            " + uncommitted changes" if dirty else ""
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        if args.sqlmodelx_rev:
+            raise SystemExit(f"--sqlmodelx-rev {args.sqlmodelx_rev}: {exc}") from exc
+        return "working tree (not a git checkout?)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sx_bench_src_") as scratch_dir:
+        args.sqlmodelx_source = sqlmodelx_source(args, scratch_dir)
+        return run(args, argv)
+
+
+def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     backends = list(BACKENDS) if args.backend == "all" else [args.backend]
     results: dict[str, Any] = {}
     unreachable = []
@@ -189,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {os.cpu_count()} CPUs"
     )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in lib_versions.items()))
+    print(f"sqlmodelx measured from: {args.sqlmodelx_source}")
     statuses = set()
     for backend, result in results.items():
         print(
@@ -212,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "versions": lib_versions,
+            "sqlmodelx_source": args.sqlmodelx_source,
             "unreachable": unreachable,
             "backends": results,
         }
