@@ -11,6 +11,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 from . import registry
 from .database import Database
+from .eager import Prefetch
 from .exc import (
     ConfigurationError,
     DatabaseUnavailableError,
@@ -32,7 +33,6 @@ from .fields import Field, ForeignKey, ManyToMany, OneToOne, VersionField, utcno
 from .lookups import Lookup, register_lookup
 from .model import NAMING_CONVENTION, Model
 from .query import QuerySet
-from .relations import Prefetch
 from .session import Session
 
 configure = registry.configure

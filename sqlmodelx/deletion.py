@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from .exc import ProtectedError
 from .model import Model
-from .relations import ReverseRelation, _set_persisted
+from .relations import ReverseRelation, set_persisted
 
 __all__ = [
     "check_protected",
@@ -155,7 +155,7 @@ def deleted_in_memory(
                 record(obj, "updated" if rel.on_delete == "SET NULL" else "deleted")
             d = obj.__dict__
             if rel.on_delete == "SET NULL":
-                _set_persisted(obj, rel.target_field, None)
+                set_persisted(obj, rel.target_field, None)
                 d.pop(rel.forward.name, None)
             else:
                 identity_map.discard(plan, plan.pk_of(d), obj)

@@ -18,19 +18,18 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .eager import LinkFilter, as_prefetch
 from .exc import FieldError
 from .hydrate import rows_loader
 from .model import Model
 from .relations import (
     PREFETCHED,
-    LinkFilter,
     ManyToManyRelation,
     ReverseRelation,
-    _key_field,
-    _target_of,
-    as_prefetch,
     in_chunk_size,
+    key_field,
     relation_of,
+    target_of,
 )
 
 __all__ = ["attach_joined", "load_eager", "prefetch_related_objects"]
@@ -175,9 +174,9 @@ async def _prefetch_forward(
     session: Any, objects: list[Any], rel: Any, queryset: Any, to_attr: str | None
 ) -> list[Any]:
     """``book.author`` for many books: one query for the authors not in the identity map."""
-    target = _target_of(rel)
+    target = target_of(rel)
     plan = target.__sx_plan__
-    to_field = _key_field(target, rel.to_field)
+    to_field = key_field(target, rel.to_field)
     keys = _keys(objects, rel.column_name)
     found: dict[Any, Any] = {}
     if queryset is None and plan.pk_names == (to_field,):
@@ -223,7 +222,7 @@ async def _prefetch_many_to_many(
 ) -> list[Any]:
     """``book.tags`` for many books: one query joining the link table, keyed by its source."""
     keys = _keys(objects, rel.source_field)
-    base = queryset if queryset is not None else _target_of(rel).objects.all()
+    base = queryset if queryset is not None else target_of(rel).objects.all()
     groups: dict[Any, list[Any]] = {}
     found: list[Any] = []
     for chunk in _chunks(keys, in_chunk_size(session.dialect)):

@@ -20,9 +20,16 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from . import _context, model as _model
 from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
+from .eager import (
+    NO_EAGER,
+    EagerOptions,
+    JoinedRelation,
+    as_prefetch,
+    check_select_related,
+    default_select_related,
+)
 from .exc import FieldError, IntegrityError, NotSupportedError, ValidationError
 from .expressions import Expression, OrderBy, Q
-from .relations import NO_EAGER, EagerOptions, JoinedRelation, as_prefetch, check_select_related, default_select_related
 
 if TYPE_CHECKING:
     from typing import Self

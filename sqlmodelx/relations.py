@@ -9,8 +9,8 @@ relation, registered through the hooks ``model.py`` offers:
 - many-to-many relations: the association table (composite primary key, both foreign keys
   ``ON DELETE CASCADE``, named by the metadata's naming convention) or a user's ``through``
   model, and a manager on each side (``book.tags``, ``tag.books``);
-- ``select_related`` joins (to-one paths compiled onto a Core ``SELECT``) and the
-  ``Prefetch`` specification (:mod:`sqlmodelx.prefetch` runs them).
+- the helpers eager loading (:mod:`sqlmodelx.eager`, :mod:`sqlmodelx.prefetch`) and
+  deletes (:mod:`sqlmodelx.deletion`) build on.
 
 Every relation a model can be queried through is in its plan: forward ones in
 ``plan.relations`` (:class:`~sqlmodelx.model.RelationSpec`), reverse and many-to-many ones
@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, cast
 
 import sqlalchemy as sa
@@ -45,13 +44,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Correlation",
+    "LoadedList",
     "ManyToManyManager",
     "ManyToManyRelation",
-    "Prefetch",
     "RelatedManager",
     "ReverseRelation",
     "in_chunk_size",
+    "in_values",
+    "key_field",
     "relation_of",
+    "target_of",
 ]
 
 T = TypeVar("T", bound=Model)
@@ -72,7 +74,8 @@ class Correlation(NamedTuple):
     target: sa.FromClause
 
 
-def _target_of(rel: Any) -> type[Model]:
+def target_of(rel: Any) -> type[Model]:
+    """The model a relation points at; ``ConfigurationError`` naming both if it never appeared."""
     target = rel.target
     if target is None:
         pending = getattr(rel, "target_name", None) or "?"
@@ -83,7 +86,8 @@ def _target_of(rel: Any) -> type[Model]:
     return target  # type: ignore[no-any-return]
 
 
-def _key_field(model: type[Model], to_field: str | None) -> str:
+def key_field(model: type[Model], to_field: str | None) -> str:
+    """The field a relation references: ``to_field``, else the single primary key."""
     if to_field:
         return to_field
     names = model.__sx_plan__.pk_names
@@ -124,7 +128,7 @@ class ReverseRelation:
         self.model: type[Model] = forward.target
         self.target: type[Model] = forward.model
         self.many = not (forward.info.unique or (forward.info.primary_key and len(forward.model.__sx_plan__.pk_names) == 1))
-        self.source_field = _key_field(self.model, forward.to_field)
+        self.source_field = key_field(self.model, forward.to_field)
         self.target_field = forward.column_name
         self.nullable = forward.nullable
         self.on_delete = forward.info.on_delete
@@ -181,7 +185,7 @@ class ManyToManyRelation:
         self.unique_pair = False
 
     def _bound(self) -> tuple[type[Model], sa.Table, sa.Column[Any], sa.Column[Any]]:
-        target = _target_of(self)
+        target = target_of(self)
         if self.table is None or self.link_source is None or self.link_target is None:
             through = self.info.through
             name = through if isinstance(through, str) else getattr(through, "__name__", "?")
@@ -197,7 +201,7 @@ class ManyToManyRelation:
 
     @property
     def target_column(self) -> sa.Column[Any]:
-        return _target_of(self).__sx_plan__.fields[self.target_field].column
+        return target_of(self).__sx_plan__.fields[self.target_field].column
 
     def correlate(self, outer: sa.FromClause | None = None) -> Correlation:
         target_model, table, link_source, link_target = self._bound()
@@ -297,13 +301,13 @@ class _ManagerBase(Generic[T]):
     def _key(self) -> Any:
         return _instance_key(self.instance, self.relation.source_field, self._label())
 
-    def _object_key_field(self) -> str:
+    def _objectkey_field(self) -> str:
         """The field of a related object that add/remove/set identify it by."""
         raise NotImplementedError
 
     def _related_keys(self, objs: Iterable[Any], method: str) -> list[Any]:
-        target = _target_of(self.relation)
-        return _keys_of(objs, target, self._object_key_field(), f"{self._label()}.{method}()")
+        target = target_of(self.relation)
+        return _keys_of(objs, target, self._objectkey_field(), f"{self._label()}.{method}()")
 
     def _cached(self) -> list[T] | None:
         cache = self.instance.__dict__.get(PREFETCHED)
@@ -321,7 +325,7 @@ class _ManagerBase(Generic[T]):
 
     def get_queryset(self) -> QuerySet[T]:
         """A fresh query of the related rows (never the prefetched list)."""
-        target = _target_of(self.relation)
+        target = target_of(self.relation)
         return cast("QuerySet[T]", target.objects.filter(self.relation.condition_for(self._key())))
 
     def all(self) -> Any:
@@ -395,7 +399,7 @@ def _keys_of(objs: Iterable[Any], model: type[Model], field: str, label: str) ->
     return list(dict.fromkeys(keys))
 
 
-def _set_persisted(obj: Model, name: str, value: Any) -> None:
+def set_persisted(obj: Model, name: str, value: Any) -> None:
     """Set a field that a statement already wrote, without marking the object dirty."""
     d = obj.__dict__
     d[name] = value
@@ -415,8 +419,8 @@ class RelatedManager(_ManagerBase[T]):
 
     __slots__ = ()
 
-    def _object_key_field(self) -> str:
-        return _key_field(self.relation.target, None)
+    def _objectkey_field(self) -> str:
+        return key_field(self.relation.target, None)
 
     def _repoint(self, keys: list[Any], value: Any, runner: Any, *, only_mine: bool) -> sa.Update:
         """``UPDATE target SET fk = value`` for the rows with these keys (or all of mine)."""
@@ -424,7 +428,7 @@ class RelatedManager(_ManagerBase[T]):
         target, column = relation.target, relation.target_column
         stmt = sa.update(target.__table__).values({column.key: value})
         if keys:
-            pk = target.__sx_plan__.fields[self._object_key_field()].column
+            pk = target.__sx_plan__.fields[self._objectkey_field()].column
             stmt = stmt.where(in_values(pk, keys, runner.dialect))
         if only_mine:
             stmt = stmt.where(column == self._key())
@@ -450,7 +454,7 @@ class RelatedManager(_ManagerBase[T]):
         await runner.execute(self._repoint(keys, key, runner, only_mine=False))
         for obj in objs:
             if isinstance(obj, Model):
-                _set_persisted(obj, relation.target_field, key)
+                set_persisted(obj, relation.target_field, key)
                 obj.__dict__[relation.forward.name] = self.instance
         self._forget()
 
@@ -465,7 +469,7 @@ class RelatedManager(_ManagerBase[T]):
         await runner.execute(self._repoint(keys, None, runner, only_mine=True))
         for obj in objs:
             if isinstance(obj, Model) and obj.__dict__.get(relation.target_field) == key:
-                _set_persisted(obj, relation.target_field, None)
+                set_persisted(obj, relation.target_field, None)
                 obj.__dict__[relation.forward.name] = None
         self._forget()
 
@@ -484,7 +488,7 @@ class RelatedManager(_ManagerBase[T]):
         runner = _context.runner_for(None)
         stmt = self._repoint([], None, runner, only_mine=True)
         if keys:
-            pk = self.relation.target.__sx_plan__.fields[self._object_key_field()].column
+            pk = self.relation.target.__sx_plan__.fields[self._objectkey_field()].column
             stmt = stmt.where(~in_values(pk, keys, runner.dialect))
         await runner.execute(stmt)
         await self.add(*objs)
@@ -508,7 +512,7 @@ class ManyToManyManager(_ManagerBase[T]):
 
     __slots__ = ()
 
-    def _object_key_field(self) -> str:
+    def _objectkey_field(self) -> str:
         return str(self.relation.target_field)
 
     def _unlink(self, keys: list[Any] | None, runner: Any, *, keep: bool = False) -> sa.Delete:
@@ -554,7 +558,7 @@ class ManyToManyManager(_ManagerBase[T]):
     async def create(self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any) -> T:
         """Create a target object and link it (an INSERT, then the link)."""
         self._key()
-        obj = cast(T, await _target_of(self.relation).objects.create(**kwargs))
+        obj = cast(T, await target_of(self.relation).objects.create(**kwargs))
         await self.add(obj, through_defaults=through_defaults)
         return obj
 
@@ -777,7 +781,7 @@ def _single_pk_field(model: type[Model], relation: str) -> str:
 
 def _make_link_table(relation: ManyToManyRelation) -> None:
     """The association table: both keys, composite primary key, both FKs ON DELETE CASCADE."""
-    model, target = relation.model, _target_of(relation)
+    model, target = relation.model, target_of(relation)
     label = f"{model.__name__}.{relation.name}"
     source_pk = _single_pk_field(model, label)
     target_pk = _single_pk_field(target, label)
@@ -809,7 +813,7 @@ def _make_link_table(relation: ManyToManyRelation) -> None:
 
 def _use_through_model(relation: ManyToManyRelation, through: type[Model]) -> None:
     """A user's through model: find its foreign keys to both ends (``through_fields`` to choose)."""
-    model, target = relation.model, _target_of(relation)
+    model, target = relation.model, target_of(relation)
     label = f"{model.__name__}.{relation.name}"
     plan = through.__sx_plan__
     chosen = relation.info.extra.get("through_fields")
@@ -835,8 +839,8 @@ def _use_through_model(relation: ManyToManyRelation, through: type[Model]) -> No
     relation.table = through.__table__
     relation.link_source = plan.fields[source_fk.column_name].column
     relation.link_target = plan.fields[target_fk.column_name].column
-    relation.source_field = _key_field(model, source_fk.to_field)
-    relation.target_field = _key_field(target, target_fk.to_field)
+    relation.source_field = key_field(model, source_fk.to_field)
+    relation.target_field = key_field(target, target_fk.to_field)
     pair = {relation.link_source.key, relation.link_target.key}
     keys = [{c.key for c in through.__table__.primary_key.columns}]
     for constraint in through.__table__.constraints:
@@ -855,7 +859,7 @@ def _points_at(rel: RelationSpec, model: type[Model], through: type[Model]) -> b
 
 def _add_mirror(relation: ManyToManyRelation) -> None:
     """The other side: ``tag.books`` for ``Book.tags``."""
-    target = _target_of(relation)
+    target = target_of(relation)
     name = relation.info.related_name
     if name is None:
         name = snake_case(relation.model.__name__) + "_set"
@@ -876,209 +880,3 @@ def _add_mirror(relation: ManyToManyRelation) -> None:
 
 _model._relation_bound_hooks.append(_add_reverse)
 _model._many_to_many_hooks[:] = [_declare_many_to_many]
-
-
-# --------------------------------------------------------------------------- select_related
-
-
-@dataclass(frozen=True)
-class JoinedRelation:
-    """One to-one relation loaded by a JOIN: its columns start at ``offset`` in each row.
-
-    ``parent`` indexes the node whose objects receive the loaded object under ``attr``
-    (-1: the query's own model).
-    """
-
-    attr: str
-    parent: int
-    plan: ModelPlan
-    names: tuple[str, ...]
-    offset: int
-
-
-def _to_one_hops(plan: ModelPlan, path: str) -> list[tuple[str, Any]]:
-    hops: list[tuple[str, Any]] = []
-    current = plan
-    for part in path.split("__"):
-        rel = relation_of(current, part)
-        if rel is None or (rel.kind != "forward" and rel.many):
-            choices = [n for n, r in {**current.relations, **current.related}.items() if r.kind == "forward" or not r.many]
-            hint = (
-                f"; {part!r} is a to-many relation: use prefetch_related({path!r})"
-                if rel is not None
-                else ""
-            )
-            raise FieldError(
-                f"{current.model.__name__} has no to-one relation {part!r} (in select_related{hint}).\n"
-                f"  Choices: {', '.join(choices) or '(none)'}"
-            )
-        hops.append((part, rel))
-        current = _target_of(rel).__sx_plan__
-    return hops
-
-
-def check_select_related(plan: ModelPlan, paths: Iterable[str]) -> None:
-    """Raise ``FieldError`` now for a path that is not a chain of to-one relations."""
-    for path in paths:
-        if not isinstance(path, str):
-            raise FieldError(f"select_related takes relation names as strings, got {type(path).__name__}")
-        _to_one_hops(plan, path)
-
-
-def default_select_related(plan: ModelPlan, depth: int = 5) -> tuple[str, ...]:
-    """``select_related()`` without names: every non-null foreign key, recursively (Django)."""
-    paths: list[str] = []
-
-    def walk(current: ModelPlan, prefix: str, seen: tuple[ModelPlan, ...]) -> None:
-        for name, rel in current.relations.items():
-            if rel.nullable or rel.target is None:
-                continue
-            target_plan = rel.target.__sx_plan__
-            if target_plan in seen or len(seen) > depth:
-                continue
-            path = f"{prefix}{name}"
-            paths.append(path)
-            walk(target_plan, f"{path}__", (*seen, target_plan))
-
-    walk(plan, "", (plan,))
-    return tuple(paths)
-
-
-def add_select_related(
-    plan: ModelPlan, stmt: sa.Select[Any], paths: Iterable[str]
-) -> tuple[sa.Select[Any], tuple[JoinedRelation, ...]]:
-    """Join the to-one ``paths`` onto ``stmt`` and select their columns after the others.
-
-    Each relation is joined once (``author`` and ``author__publisher`` share the author
-    join), through an alias so filters' own joins never clash; the join is LEFT OUTER
-    when the foreign key is nullable, the reverse of a one-to-one, or under an outer join.
-    """
-    nodes: list[JoinedRelation] = []
-    index: dict[str, tuple[int, sa.FromClause, bool]] = {}
-    for path in paths:
-        parent, outer = -1, False
-        parent_from: sa.FromClause = plan.table
-        prefix = ""
-        for part, rel in _to_one_hops(plan, path):
-            prefix = f"{prefix}__{part}" if prefix else part
-            known = index.get(prefix)
-            if known is not None:
-                parent, parent_from, outer = known
-                continue
-            target = _target_of(rel)
-            alias = target.__table__.alias()
-            if rel.kind == "forward":
-                to_field = _key_field(target, rel.to_field)
-                on = alias.c[to_field] == parent_from.c[rel.column_name]
-                outer = outer or rel.nullable
-            else:
-                on = alias.c[rel.target_field] == parent_from.c[rel.source_field]
-                outer = True
-            stmt = stmt.join(alias, on, isouter=outer)
-            target_plan = target.__sx_plan__
-            names = target_plan.field_names
-            nodes.append(JoinedRelation(part, parent, target_plan, names, len(stmt.selected_columns)))
-            stmt = stmt.add_columns(*(alias.c[n] for n in names))
-            parent = len(nodes) - 1
-            index[prefix] = (parent, alias, outer)
-            parent_from = alias
-    return stmt, tuple(nodes)
-
-
-# --------------------------------------------------------------------------- prefetch spec
-
-
-class Prefetch:
-    """``prefetch_related(sx.Prefetch("books", queryset=Book.objects.filter(...), to_attr="recent"))``.
-
-    ``lookup`` is a relation path (``"books__tags"``); ``queryset`` filters and orders the
-    objects of its last relation; ``to_attr`` stores them as a plain list on that
-    attribute instead of in the manager's cache.
-    """
-
-    __slots__ = ("lookup", "queryset", "to_attr")
-
-    def __init__(self, lookup: str, queryset: Any = None, to_attr: str | None = None) -> None:
-        if not isinstance(lookup, str) or not lookup:
-            raise TypeError(f"Prefetch() takes a relation path as a string, not {lookup!r}")
-        if queryset is not None and (getattr(queryset, "_limit", None) is not None or getattr(queryset, "_offset", None) is not None):
-            raise ValueError("Prefetch querysets cannot be sliced (limit the rows per parent in Python)")
-        if to_attr is not None and not to_attr.isidentifier():
-            raise ValueError(f"to_attr={to_attr!r} is not an identifier")
-        self.lookup = lookup
-        self.queryset = queryset
-        self.to_attr = to_attr
-
-    @property
-    def prefetch_to(self) -> str:
-        """The path the loaded objects are known by (the lookup, its last part renamed by to_attr)."""
-        if self.to_attr is None:
-            return self.lookup
-        head, _, _ = self.lookup.rpartition("__")
-        return f"{head}__{self.to_attr}" if head else self.to_attr
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Prefetch) and (self.lookup, self.queryset, self.to_attr) == (
-            other.lookup,
-            other.queryset,
-            other.to_attr,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.lookup, self.to_attr))
-
-    def __repr__(self) -> str:
-        return f"Prefetch({self.lookup!r}, queryset={self.queryset!r}, to_attr={self.to_attr!r})"
-
-
-def as_prefetch(item: Any) -> Prefetch:
-    if isinstance(item, Prefetch):
-        return item
-    if isinstance(item, str):
-        return Prefetch(item)
-    raise TypeError(f"prefetch_related takes relation names or sx.Prefetch(...), not {type(item).__name__}")
-
-
-@dataclass(frozen=True)
-class EagerOptions:
-    """What a QuerySet loads besides its own rows (kept on the QuerySet, shared by copies)."""
-
-    select_related: tuple[str, ...] = ()
-    prefetch: tuple[Prefetch, ...] = ()
-    #: Internal (many-to-many prefetch): join the link table, select its source key.
-    link: Any = None
-
-    def extend(self, plan: ModelPlan, stmt: sa.Select[Any]) -> tuple[sa.Select[Any], tuple[JoinedRelation, ...]]:
-        joins: tuple[JoinedRelation, ...] = ()
-        if self.select_related:
-            stmt, joins = add_select_related(plan, stmt, self.select_related)
-        if self.link is not None:
-            stmt = self.link.extend(stmt)
-        return stmt, joins
-
-
-NO_EAGER = EagerOptions()
-
-
-class LinkFilter:
-    """Internal, for a many-to-many prefetch: the target rows linked to ``keys``.
-
-    Joins the link table onto the target's query and selects the source key after every
-    other column (at ``offset``); the rows' keys are collected into ``values``.
-    """
-
-    __slots__ = ("relation", "keys", "offset", "values")
-
-    def __init__(self, relation: ManyToManyRelation, keys: list[Any]) -> None:
-        self.relation = relation
-        self.keys = keys
-        self.offset = -1
-        self.values: list[Any] = []
-
-    def extend(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
-        _, table, link_source, link_target = self.relation._bound()
-        link = table.alias()
-        stmt = stmt.join(link, link.c[link_target.key] == self.relation.target_column)
-        stmt = stmt.where(link.c[link_source.key].in_(self.keys))
-        self.offset = len(stmt.selected_columns)
-        return stmt.add_columns(link.c[link_source.key])

@@ -42,6 +42,18 @@ async def test_cascade_and_set_null(sx_database: sx.Database, library: Library) 
     assert (await RAuthor.objects.get(name="Ann")).publisher_id is None
 
 
+async def test_rollback_restores_what_set_null_changed_in_memory(sx_database: sx.Database, library: Library) -> None:
+    with pytest.raises(RuntimeError):
+        async with sx_database.session():
+            a2 = await RBook.objects.get(title="A2")
+            bob = await RAuthor.objects.get(name="Bob")
+            await bob.delete()
+            assert a2.editor_id is None
+            raise RuntimeError("roll back")
+    assert a2.editor_id == bob.id
+    assert await RAuthor.objects.filter(name="Bob").exists()
+
+
 async def test_protect_refuses_before_anything_is_deleted(sx_database: sx.Database) -> None:
     house = await RWarehouse.objects.create(name="W")
     empty = await RRack.objects.create(warehouse=house)
