@@ -55,10 +55,10 @@ _DRIVER_MODULE = {"postgres": "asyncpg", "mysql": "aiomysql", "": "aiosqlite"}
 _names = itertools.count(1)
 
 _STANDARD_LEVELS = ("READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
-#: Isolation levels a session may ask for, by backend. PostgreSQL runs READ UNCOMMITTED as
-#: READ COMMITTED (as the SQL standard allows); SQLite transactions are always serializable.
+#: Isolation levels a session may ask for, by backend. PostgreSQL has no READ UNCOMMITTED
+#: (asyncpg refuses it); SQLite transactions are always serializable.
 _ISOLATION_LEVELS: dict[str, tuple[str, ...]] = {
-    "postgresql": _STANDARD_LEVELS,
+    "postgresql": _STANDARD_LEVELS[1:],
     "mysql": _STANDARD_LEVELS,
     "mariadb": _STANDARD_LEVELS,
     "sqlite": ("SERIALIZABLE",),
@@ -326,12 +326,15 @@ class Database:
             marks[id(self)] = time.monotonic() + self.sticky_for
             _recent_writes.set(marks)
 
+    def _wrote_recently(self) -> bool:
+        """Whether the current task wrote here less than ``sticky_for`` seconds ago."""
+        marks = _recent_writes.get()
+        until = marks.get(id(self)) if marks else None
+        return until is not None and time.monotonic() < until
+
     def _read_engine(self) -> AsyncEngine:
-        if self.replicas:
-            marks = _recent_writes.get()
-            until = marks.get(id(self)) if marks else None
-            if until is None or time.monotonic() >= until:
-                return self._next_replica()
+        if self.replicas and not self._wrote_recently():
+            return self._next_replica()
         return self.engine
 
     @asynccontextmanager
@@ -422,7 +425,8 @@ def _normal_level(database: Database, level: str | None) -> str | None:
     if normal not in _STANDARD_LEVELS:
         raise ValueError(
             f"unknown isolation level {level!r}; use one of {', '.join(_STANDARD_LEVELS)} "
-            f"({database.dialect.name} supports {', '.join(database.isolation_levels)})"
+            f"({_BACKEND_LABEL.get(database.dialect.name, database.dialect.name)} supports "
+            f"{', '.join(database.isolation_levels)})"
         )
     return normal
 
@@ -492,12 +496,12 @@ def _py_lower(value: Any) -> Any:
 def _sqlite_on_begin(conn: sa.Connection) -> None:
     """BEGIN ourselves (NOTES 5): IMMEDIATE for writer sessions; ``query_only`` for read-only."""
     options = conn.get_execution_options()
-    if options.get("isolation_level") != "AUTOCOMMIT":
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlmodelx_begin") == "IMMEDIATE" else "BEGIN")
     read_only = bool(options.get("sqlmodelx_read_only"))
-    if conn.info.get("sqlmodelx_query_only", False) is not read_only:
+    if conn.info.get("sqlmodelx_query_only", False) is not read_only:  # before BEGIN IMMEDIATE
         conn.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
         conn.info["sqlmodelx_query_only"] = read_only
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlmodelx_begin") == "IMMEDIATE" else "BEGIN")
 
 
 def _mysql_on_begin(conn: sa.Connection) -> None:

@@ -719,7 +719,7 @@ class Session:
         if self._on_primary or not _is_plain_read(statement) or self.sa_session.in_transaction():
             return await self._primary()
         assert self.database is not None
-        if self.database._pinned is not None:
+        if self.database._pinned is not None or self.database._wrote_recently():
             return await self._primary()
         conn = self._replica_conn
         if conn is None:

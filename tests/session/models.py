@@ -43,3 +43,10 @@ class SAccount(sx.Model):
     owner: str = sx.Field(max_length=50)
     balance: int = 0
     version: int = sx.VersionField()
+
+
+class SItem(sx.Model):
+    """Rows that differ between a primary and its stand-in replicas."""
+
+    __tablename__ = "s_item"
+    label: str = sx.Field(max_length=50)
