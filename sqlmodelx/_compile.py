@@ -55,7 +55,6 @@ from .lookups import (
     get_lookup,
     get_transform,
     is_json,
-    is_text,
     lookup_names,
     transform_names,
 )
@@ -984,9 +983,9 @@ class Compiler:
             sql = self.annotation(name) if name in self.annotations else self.column(name, "values")
             clauses.append(comparable(sql))
         for name in qs._values_names():
-            if name in self.annotations and name not in qs._group_by:
-                if not _has_aggregate(self.annotations[name], self.annotations):
-                    clauses.append(comparable(self.annotation(name)))
+            shown = name in self.annotations and name not in qs._group_by
+            if shown and not _has_aggregate(self.annotations[name], self.annotations):
+                clauses.append(comparable(self.annotation(name)))
         return clauses
 
     def select(self, *, columns: list[Any] | None = None, ordered: bool = True) -> Any:
@@ -1126,7 +1125,7 @@ class Compiler:
                 inner = inner.add_columns(*extra) if extra else inner
             derived = inner.subquery()
             keys = {spec.column.key for spec in self.plan.fields.values()}
-            wrapped = {k: derived.c[k] for k in derived.c.keys() if k not in keys}
+            wrapped = {k: derived.c[k] for k in derived.c.keys() if k not in keys}  # noqa: SIM118
             compiler = Compiler(qs, base=derived, grouped=True, annotations=wrapped)
             where = []
         columns = [_labelled(resolve_operand(a, compiler), name) for name, a in aggregates.items()]
@@ -1202,9 +1201,12 @@ def _has_aggregate(expression: Any, annotations: dict[str, Any], seen: frozenset
     if isinstance(expression, Expression):
         for name in expression.refs():
             head = name.split(LOOKUP_SEP, 1)[0]
-            if head in annotations and head not in seen:
-                if _has_aggregate(annotations[head], annotations, seen | {head}):
-                    return True
+            if (
+                head in annotations
+                and head not in seen
+                and _has_aggregate(annotations[head], annotations, seen | {head})
+            ):
+                return True
     return False
 
 

@@ -646,7 +646,7 @@ def _json_equals_mysql(element: JsonEquals, compiler: Any, **kw: Any) -> str:
     if element.kind == "null":
         condition: Any = json_type == "NULL"
     elif element.kind in ("true", "false"):
-        condition = sa.and_(json_type == "BOOLEAN", sa.func.json_value(column, path) == element.kind)
+        condition = sa.and_(json_type == "BOOLEAN", extracted == element.kind)
     elif element.kind == "number":
         condition = sa.and_(json_type.in_(("INTEGER", "DOUBLE")), sa.func.json_value(column, path) == value[0])
     elif element.kind == "string":
@@ -694,7 +694,7 @@ def _json_compare_mysql(element: JsonCompare, compiler: Any, **kw: Any) -> str:
 
 
 class JsonHasKey(_Element):
-    """The path exists (its value may be JSON null)."""
+    """The path exists (its value may be JSON null); false, not NULL, for a NULL document."""
 
     inherit_cache = True
 
@@ -717,7 +717,7 @@ def _json_has_key_sqlite(element: JsonHasKey, compiler: Any, **kw: Any) -> str:
 def _json_has_key_mysql(element: JsonHasKey, compiler: Any, **kw: Any) -> str:
     column, path = element.args()
     call = sa.func.json_contains_path(column, sa.literal_column(_literal(compiler, "one")), path)
-    return f"({_render(compiler, call == 1, **kw)})"
+    return f"({_render(compiler, sa.func.coalesce(call, 0) == 1, **kw)})"
 
 
 class JsonContains(_Element):

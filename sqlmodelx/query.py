@@ -18,8 +18,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from . import _context, model as _model
+from . import _context
+from . import model as _model
 from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
+from .deletion import check_protected, protects
 from .eager import (
     NO_EAGER,
     EagerOptions,
@@ -826,6 +828,10 @@ class QuerySet(Generic[M]):
             raise TypeError("cannot call delete() after distinct()")
         if self._empty:
             return 0
+        runner = self._runner()
+        if protects(self.model):
+            # relations (issue 6): PROTECT refuses before anything is deleted
+            await check_protected(runner.fetch_all, self.model, self._keys_of)
         compiler = Compiler(self)
         table = self._plan.table
         where, _ = compiler.where()
@@ -834,8 +840,13 @@ class QuerySet(Generic[M]):
             stmt = stmt.where(Compiler(self).pk_subquery())
         elif where:
             stmt = stmt.where(*where)
-        result = await self._runner().execute(stmt)
+        result = await runner.execute(stmt)
         return int(result.rowcount)
+
+    def _keys_of(self, field: str) -> Any:
+        """``SELECT <field> ...`` under this query's conditions (a subquery for PROTECT checks)."""
+        column = self._plan.fields[field].column
+        return Compiler(self).select(columns=[self._plan.table.c[column.key]], ordered=False)
 
     def _check_writable(self, name: str) -> None:
         if self._limit is not None or self._offset:
