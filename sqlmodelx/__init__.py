@@ -28,9 +28,10 @@ from .exc import (
     StaleObjectError,
     ValidationError,
 )
-from .expressions import F, Q, Value
+from .aggregates import Aggregate, Avg, Count, Max, Min, Sum
+from .expressions import Case, Coalesce, Exists, F, OuterRef, Q, Subquery, Value, When
 from .fields import Field, ForeignKey, ManyToMany, OneToOne, VersionField, utcnow
-from .lookups import Lookup, register_lookup
+from .lookups import Lookup, Transform, register_lookup
 from .model import NAMING_CONVENTION, Model
 from .query import QuerySet
 from .session import Session
@@ -39,9 +40,15 @@ configure = registry.configure
 
 __all__ = [
     "NAMING_CONVENTION",
+    "Aggregate",
+    "Avg",
+    "Case",
+    "Coalesce",
     "ConfigurationError",
+    "Count",
     "Database",
     "DatabaseUnavailableError",
+    "Exists",
     "F",
     "Field",
     "FieldError",
@@ -49,6 +56,8 @@ __all__ = [
     "IntegrityError",
     "Lookup",
     "ManyToMany",
+    "Max",
+    "Min",
     "Model",
     "MultipleObjectsReturned",
     "NoDatabaseError",
@@ -56,6 +65,7 @@ __all__ = [
     "NotSupportedError",
     "ObjectDoesNotExist",
     "OneToOne",
+    "OuterRef",
     "Prefetch",
     "ProtectedError",
     "Q",
@@ -64,9 +74,13 @@ __all__ = [
     "SessionError",
     "SqlModelXError",
     "StaleObjectError",
+    "Subquery",
+    "Sum",
+    "Transform",
     "ValidationError",
     "Value",
     "VersionField",
+    "When",
     "__version__",
     "configure",
     "register_lookup",
