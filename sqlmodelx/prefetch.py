@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .eager import LinkFilter, as_prefetch
-from .exc import FieldError
+from .exc import FieldError, NotSupportedError
 from .hydrate import rows_loader
 from .model import Model
 from .relations import (
@@ -32,7 +32,32 @@ from .relations import (
     target_of,
 )
 
-__all__ = ["attach_joined", "load_eager", "prefetch_related_objects"]
+__all__ = [
+    "attach_joined",
+    "check_streaming",
+    "load_eager",
+    "prefetch_related_objects",
+    "queries_while_streaming",
+]
+
+
+def queries_while_streaming(dialect: Any) -> bool:
+    """Whether a connection can run another query while a server-side cursor is open.
+
+    MySQL/MariaDB stream through an unbuffered cursor that owns the connection until the
+    last row is read; PostgreSQL (a cursor inside the transaction) and SQLite can.
+    """
+    return dialect.name not in ("mysql", "mariadb")
+
+
+def check_streaming(dialect: Any, qs: Any) -> None:
+    """``iterator()`` prefetches chunk by chunk: refuse where the backend cannot."""
+    if qs._eager.prefetch and not queries_while_streaming(dialect):
+        raise NotSupportedError(
+            f"{dialect.name}: iterator() cannot prefetch_related, because its streaming cursor "
+            f"holds the connection until the last row is read; use select_related for to-one "
+            f"relations, or prefetch over slices (qs[i:i + n]) instead of iterator()"
+        )
 
 
 async def load_eager(session: Any, qs: Any, rows: Sequence[Any], objects: list[Any]) -> None:

@@ -57,7 +57,7 @@ from .hydrate import (
 )
 from .identity import IdentityMap
 from .model import Model, ModelPlan, validate_changes
-from .prefetch import load_eager, prefetch_related_objects
+from .prefetch import check_streaming, load_eager, prefetch_related_objects
 
 if TYPE_CHECKING:
     from .database import Database
@@ -792,8 +792,14 @@ class Session:
 
     async def stream_objects(self, qs: QuerySet[Any], chunk_size: int) -> AsyncIterator[list[Any]]:
         """queries (issue 5): ``qs``'s objects in lists of ``chunk_size``, through the identity map."""
+        eager = _has_eager(qs)  # relations (issue 6): select_related, prefetch per chunk
+        if eager:
+            check_streaming(self.dialect, qs)
         async for rows in self.stream_rows(qs.statement, chunk_size):
-            yield qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
+            objects = qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
+            if eager:
+                await load_eager(self, qs, rows, objects)
+            yield objects
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         """Run any Core statement in this session's transaction (after a flush)."""

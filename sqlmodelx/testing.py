@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from . import _context
 from .database import Database, async_url
 from .model import Model
+from .prefetch import queries_while_streaming
 
 BACKENDS = ("sqlite", "postgres", "mysql")
 URL_ENV = {"postgres": "SQLMODELX_TEST_POSTGRES_URL", "mysql": "SQLMODELX_TEST_MYSQL_URL"}
@@ -57,6 +58,7 @@ FEATURES: dict[str, Callable[[sa.Dialect], bool]] = {
     "isolation_levels": lambda d: True,
     "read_committed": lambda d: d.name in ("postgresql", "mysql", "mariadb"),
     "autoincrement_zero_trap": lambda d: d.name in ("mysql", "mariadb"),
+    "queries_while_streaming": queries_while_streaming,
 }
 
 

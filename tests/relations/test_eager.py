@@ -160,3 +160,32 @@ async def test_load_on_demand(sx_database: sx.Database, library: Library) -> Non
         assert sorted(b.title for b in book.author.books.all()) == ["A1", "A2"]
     with pytest.raises(sx.FieldError, match="has no relation 'autor'"):
         await book.load("autor")
+
+
+async def test_iterator_joins_select_related(sx_database: sx.Database, library: Library) -> None:
+    with capture_queries() as sent:
+        seen = [(b.title, b.author.name) async for b in RBook.objects.select_related("author").iterator(chunk_size=2)]
+    assert sorted(seen)[0] == ("A1", "Ann") and len(seen) == 5 and len(sent.selects) == 1
+
+
+def test_iterator_refuses_prefetch_where_the_stream_holds_the_connection() -> None:
+    from sqlalchemy.dialects import mysql, postgresql
+
+    from sqlmodelx.prefetch import check_streaming
+
+    qs = RBook.objects.prefetch_related("tags")
+    check_streaming(postgresql.dialect(), qs)
+    with pytest.raises(sx.NotSupportedError, match="mysql: iterator.. cannot prefetch_related"):
+        check_streaming(mysql.dialect(), qs)
+
+
+@pytest.mark.requires("queries_while_streaming")
+async def test_iterator_prefetches_chunk_by_chunk(sx_database: sx.Database, library: Library) -> None:
+    async with sx_database.session():
+        with capture_queries() as sent:
+            seen = [
+                (b.title, b.author.name, sorted(t.name for t in b.tags.all()))
+                async for b in RBook.objects.select_related("author").prefetch_related("tags").order_by("id").iterator(chunk_size=2)
+            ]
+    assert seen[0] == ("A1", "Ann", ["green", "red"]) and seen[4] == ("C1", "Cy", [])
+    assert len(sent.selects) == 1 + 3                          # the stream, one prefetch per chunk
