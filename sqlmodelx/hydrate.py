@@ -35,7 +35,8 @@ def rows_loader(plan: ModelPlan, names: tuple[str, ...], offset: int = 0) -> Cal
     are then detached: no session, no identity map).
     """
     key = (names, offset)
-    cached = plan._loaders.get(key)
+    loaders: dict[Any, Callable[..., list[Any]]] = plan._loaders  # keyed by (names, offset)
+    cached = loaders.get(key)
     if cached is not None:
         return cached
     for name in names:
@@ -111,7 +112,7 @@ def load(rows, session, imap):
     }
     exec(compile(source, f"<sqlmodelx loader {plan.model.__name__}>", "exec"), namespace)  # noqa: S102
     loader: Callable[..., list[Any]] = namespace["load"]
-    plan._loaders[key] = loader
+    loaders[key] = loader
     return loader
 
 

@@ -95,14 +95,13 @@ class _Journal:
 
     def merge_into(self, parent: _Journal) -> None:
         """A released savepoint: its writes now belong to the enclosing scope."""
-        for key, record in self.inserted.items():
-            parent.inserted[key] = record
-        for key, record in self.updated.items():
+        parent.inserted.update(self.inserted)
+        for key, before in self.updated.items():
             if key not in parent.updated and key not in parent.inserted:
-                parent.updated[key] = record
-        for key, record in self.deleted.items():
+                parent.updated[key] = before
+        for key, removed in self.deleted.items():
             if key not in parent.inserted:
-                parent.deleted[key] = record
+                parent.deleted[key] = removed
 
 
 class Session:
@@ -830,7 +829,7 @@ class Session:
         await self.flush()
 
     async def refresh(self, obj: Model) -> None:
-        """Read every field of ``obj`` again from the primary; unflushed changes are dropped."""
+        """Read every field of ``obj`` again, from the primary (pending changes are flushed first)."""
         await self.refresh_object(obj)
 
     async def refresh_object(self, obj: Model) -> None:
@@ -1012,7 +1011,7 @@ def _stale(plan: ModelPlan, objects: list[Model], params: list[dict[str, Any]], 
 
 def _in_dependency_order(tables: dict[sa.Table, Any]) -> list[sa.Table]:
     """Parents before children (rows of one table referencing each other: see waves)."""
-    ordered = sa.sql.util.sort_tables(tables)  # type: ignore[attr-defined]
+    ordered = sa.sql.util.sort_tables(tables)
     return [t for t in ordered if t in tables]
 
 
@@ -1093,5 +1092,5 @@ def _insert_group(conn: sa.Connection, plan: ModelPlan, names: tuple[str, ...], 
             obj.__dict__.update(zip(missing, values, strict=True))
         else:
             result = conn.execute(sa.insert(table), row)
-            obj.__dict__.update(zip(plan.pk_names, result.inserted_primary_key, strict=True))
+            obj.__dict__.update(zip(plan.pk_names, result.inserted_primary_key or (), strict=True))
     return missing if dialect.insert_returning else tuple(n for n in plan.pk_names if n in missing)
