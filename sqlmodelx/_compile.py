@@ -285,7 +285,7 @@ def parse_path(
             return Path(key, tuple(relations), spec, None, tuple(parts[i + 1 :]), _owner(current, spec))
         rel = relation_of(current, name) if name else None
         if rel is None:
-            if relations and allow_relation_end:
+            if relations and allow_relation_end and get_lookup(name) is not None:
                 break
             raise field_error(current, parts[i], context, annotations if not relations else ())
         relations.append(rel)
@@ -305,6 +305,22 @@ def _foreign_key(plan: ModelPlan, relations: list[Relation]) -> tuple[ModelPlan,
     source = relations[-1].target.__sx_plan__ if relations else plan
     spec = next(s for s in source.fields.values() if s.column.key == column_key)
     return source, spec
+
+
+def _check_rest(path: Path) -> None:
+    """The transforms and lookup after a field exist for its type (JSON keys are free)."""
+    if path.field is None:
+        return
+    sql: Any = sa.column(path.field.name, path.field.column.type)
+    for i, part in enumerate(path.rest):
+        if is_json(sql.type):
+            return
+        if i == len(path.rest) - 1 and get_lookup(part) is not None:
+            return
+        transform = get_transform(part, sql.type)
+        if transform is None:
+            raise _lookup_error(path.owner, part, sql.type, "filter")
+        sql = transform.build(sql)
 
 
 def _owner(plan: ModelPlan, spec: FieldSpec) -> str:
@@ -661,6 +677,7 @@ class Compiler:
         if not isinstance(key, str):
             raise FieldError(f"filter keys must be strings, got {type(key).__name__}")
         path = self.parse(key, "filter")
+        _check_rest(path)
         leaf = _Leaf(key, value, path)
         leaf.own = list(path.many_prefixes())
         leaf.many = list(leaf.own)

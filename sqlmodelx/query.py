@@ -707,11 +707,11 @@ class QuerySet(Generic[M]):
         params = self._create_params(kwargs, defaults)
         try:
             return await self._create_guarded(params), True
-        except IntegrityError:
+        except IntegrityError as conflict:
             try:
                 return await self.get(**kwargs), False
             except self.model.DoesNotExist:
-                raise
+                raise conflict from None
 
     async def _create_guarded(self, params: dict[str, Any]) -> M:
         runner = _context.runner_for(self._using)

@@ -509,8 +509,8 @@ def find_n_plus_one(queries: list[CapturedQuery], threshold: int = 3) -> list[st
 
     A SELECT shape is reported when it ran ``k >= threshold`` times after a query of
     another shape that returned at least ``k`` rows (so it may have run once per row), and
-    its runs were not batches (each carried an IN list shorter than ``k``: a chunked
-    prefetch is a few runs with long IN lists).
+    its runs were single lookups, not batches: none carried an IN list of more than one
+    value (a chunked prefetch is a few runs with long IN lists).
     """
     runs: dict[str, list[int]] = {}
     for i, query in enumerate(queries):
@@ -519,7 +519,7 @@ def find_n_plus_one(queries: list[CapturedQuery], threshold: int = 3) -> list[st
     found = []
     for shape, positions in runs.items():
         k = len(positions)
-        if k < threshold or max(queries[i].in_list_size for i in positions) >= k:
+        if k < threshold or max(queries[i].in_list_size for i in positions) > 1:
             continue
         first = positions[0]
         parents = [

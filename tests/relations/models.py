@@ -100,4 +100,20 @@ class RNoteRead(sx.Model):
     times: int = 1
 
 
+class RCountry(sx.Model):
+    __tablename__ = "r_country"
+    code: str = sx.Field(max_length=2, unique=True)
+    name: str = sx.Field(max_length=30)
+
+
+class RCity(sx.Model):
+    """A foreign key to a unique non-key field, RESTRICT on delete, CASCADE on update."""
+
+    __tablename__ = "r_city"
+    name: str = sx.Field(max_length=30)
+    country: RCountry = sx.ForeignKey(
+        to_field="code", on_delete="RESTRICT", on_update="CASCADE", related_name="cities"
+    )
+
+
 sx.configure()

@@ -8,7 +8,7 @@ import sqlmodelx as sx
 from sqlmodelx.testing import assert_num_queries, capture_queries
 
 from .conftest import Library
-from .models import RAuthor, RBook, RCategory, RProfile, RPublisher
+from .models import RAuthor, RBook, RCategory, RCity, RCountry, RProfile, RPublisher
 
 
 async def test_unloaded_access_raises_without_sql(sx_database: sx.Database, library: Library) -> None:
@@ -109,3 +109,19 @@ async def test_self_reference_and_nested_loads(sx_database: sx.Database) -> None
     [top] = await RCategory.objects.filter(parent_id=None).prefetch_related("children__children")
     assert [c.name for c in top.children.all()] == ["child"]
     assert [c.name for c in top.children.all()[0].children.all()] == ["leaf"]
+
+
+async def test_to_field_points_at_a_unique_field(sx_database: sx.Database) -> None:
+    fr = await RCountry.objects.create(code="FR", name="France")
+    await RCountry.objects.create(code="IT", name="Italy")
+    paris = await RCity.objects.create(name="Paris", country=fr)
+    assert paris.country_id == "FR"
+    await RCity.objects.create(name="Lyon", country_id="FR")
+    [city] = await RCity.objects.filter(name="Lyon").select_related("country")
+    assert city.country.name == "France"
+    [city] = await RCity.objects.filter(name="Lyon").prefetch_related("country")
+    assert city.country.name == "France"
+    countries = await RCountry.objects.prefetch_related("cities").order_by("code")
+    assert [sorted(c.name for c in k.cities.all()) for k in countries] == [["Lyon", "Paris"], []]
+    assert sorted(c.name for c in await fr.cities.all()) == ["Lyon", "Paris"]
+    assert [k.code for k in await RCountry.objects.filter(cities__name="Paris")] == ["FR"]

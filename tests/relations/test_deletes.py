@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodelx as sx
 
 from .conftest import Library
-from .models import RAuthor, RBook, RCategory, RItem, RPublisher, RRack, RWarehouse
+from .models import RAuthor, RBook, RCategory, RCity, RCountry, RItem, RPublisher, RRack, RWarehouse
 
 
 async def _ids(db: sx.Database, model: type[sx.Model]) -> list[int]:
@@ -23,6 +23,8 @@ async def test_foreign_keys_carry_the_rules() -> None:
     assert ondelete(RBook, "author_id") == "CASCADE"
     assert ondelete(RBook, "editor_id") == "SET NULL"
     assert ondelete(RItem, "rack_id") is None                   # PROTECT: the DB refuses too
+    assert ondelete(RCity, "country_id") == "RESTRICT"
+    assert next(iter(RCity.__table__.c.country_id.foreign_keys)).onupdate == "CASCADE"
 
 
 async def test_cascade_and_set_null(sx_database: sx.Database, library: Library) -> None:
@@ -82,3 +84,25 @@ async def test_cascade_down_a_self_reference(sx_database: sx.Database) -> None:
     other = await RCategory.objects.create(name="other")
     await root.delete()
     assert await _ids(sx_database, RCategory) == [other.id]
+
+
+async def test_queryset_delete_follows_the_same_rules(sx_database: sx.Database, library: Library) -> None:
+    house = await RWarehouse.objects.create(name="W")
+    rack = await RRack.objects.create(warehouse=house)
+    await RItem.objects.create(rack=rack)
+    with pytest.raises(sx.ProtectedError):
+        await RWarehouse.objects.filter(name="W").delete()    # the cascade reaches a PROTECT
+    assert await _ids(sx_database, RRack) == [rack.id]
+    assert await RAuthor.objects.filter(name="Bob").delete() == 1
+    assert sorted(b.title for b in await RBook.objects.all()) == ["A1", "A2", "C1"]
+    assert [b.editor_id for b in await RBook.objects.filter(title="A2")] == [None]
+
+
+async def test_restrict_and_on_update(sx_database: sx.Database) -> None:
+    fr = await RCountry.objects.create(code="FR", name="France")
+    await RCity.objects.create(name="Paris", country=fr)
+    with pytest.raises(sx.IntegrityError):
+        await fr.delete()                                      # RESTRICT: the database refuses
+    assert await RCountry.objects.filter(code="FR").exists()
+    await RCountry.objects.filter(code="FR").update(code="FX")  # ON UPDATE CASCADE
+    assert [c.country_id for c in await RCity.objects.all()] == ["FX"]

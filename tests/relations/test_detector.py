@@ -71,8 +71,8 @@ def test_shapes_and_batches() -> None:
     assert one.shape == two.shape == "SELECT a FROM t WHERE t.id IN (...)"
     assert pg.shape == "SELECT a FROM t WHERE t.id IN (...) AND x = '?'"
     parent = CapturedQuery("SELECT id FROM p", (), False, rows=6)
-    batches = [CapturedQuery("SELECT a FROM t WHERE t.id IN (?, ?, ?)", (), False)] * 3
-    assert find_n_plus_one([parent, *batches]) == []          # chunked: IN lists as long as the runs
+    batches = [CapturedQuery("SELECT a FROM t WHERE t.id IN (?, ?)", (), False)] * 3
+    assert find_n_plus_one([parent, *batches]) == []          # chunked: IN lists of several keys
     per_row = [one] * 6
     assert len(find_n_plus_one([parent, *per_row])) == 1
     assert find_n_plus_one(per_row) == []                      # no query it ran once per row of

@@ -189,3 +189,15 @@ async def test_iterator_prefetches_chunk_by_chunk(sx_database: sx.Database, libr
             ]
     assert seen[0] == ("A1", "Ann", ["green", "red"]) and seen[4] == ("C1", "Cy", [])
     assert len(sent.selects) == 1 + 3                          # the stream, one prefetch per chunk
+
+
+async def test_prefetch_chunks_keys_under_the_parameter_limit(
+    sx_database: sx.Database, library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sqlmodelx.prefetch.in_chunk_size", lambda dialect: 2)
+    with detect_n_plus_one(), capture_queries() as sent:
+        authors = await RAuthor.objects.prefetch_related("books", "books__tags").order_by("id")
+    assert len(sent) == 1 + 2 + 3                              # 3 authors, 5 books, by 2
+    assert [sorted(b.title for b in a.books.all()) for a in authors] == [["A1", "A2"], ["B1", "B2"], ["C1"]]
+    tags = {b.title: sorted(t.name for t in b.tags.all()) for a in authors for b in a.books.all()}
+    assert tags == {"A1": ["green", "red"], "A2": ["green"], "B1": ["blue", "green", "red"], "B2": [], "C1": []}

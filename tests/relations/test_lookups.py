@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 import sqlmodelx as sx
-from sqlmodelx.aggregates import Count, Sum
 
 from .models import RAuthor, RBook, RTag
 
@@ -115,15 +114,15 @@ async def test_tags_through_the_mirror_side(shelf: None) -> None:
 
 async def test_annotations_across_relations_do_not_multiply(shelf: None) -> None:
     rows = await RAuthor.objects.annotate(
-        n=Count("books"), pages=Sum("books__pages"), tags=Count("books__tags"), n_edited=Count("edited")
+        n=sx.Count("books"), pages=sx.Sum("books__pages"), tags=sx.Count("books__tags"), n_edited=sx.Count("edited")
     ).order_by("name")
     got = [(a.name, a.n, a.pages, a.tags, a.n_edited) for a in rows]
     assert [(n, c, None if p is None else int(p), t, e) for n, c, p, t, e in got] == [
         ("Ann", 2, 400, 3, 2), ("Bob", 1, 300, 1, 1), ("Cy", 1, 50, 0, 0), ("Dee", 0, None, 0, 0),
     ]
-    busy = await RAuthor.objects.annotate(n=Count("books")).filter(n__gte=2)
+    busy = await RAuthor.objects.annotate(n=sx.Count("books")).filter(n__gte=2)
     assert _authors(busy) == ["Ann"]
-    tags = await RTag.objects.annotate(n=Count("books"), pages=Sum("books__pages")).order_by("name")
+    tags = await RTag.objects.annotate(n=sx.Count("books"), pages=sx.Sum("books__pages")).order_by("name")
     assert [(t.name, t.n, int(t.pages)) for t in tags] == [("blue", 1, 300), ("green", 1, 100), ("red", 2, 400)]
-    grouped = await RAuthor.objects.values("name").annotate(n=Count("books")).order_by("name")
+    grouped = await RAuthor.objects.values("name").annotate(n=sx.Count("books")).order_by("name")
     assert [(g["name"], g["n"]) for g in grouped] == [("Ann", 2), ("Bob", 1), ("Cy", 1), ("Dee", 0)]
