@@ -127,8 +127,9 @@ class Database:
             )
         else:
             self._own_engine = False
-            if engine.dialect.name in ("mysql", "mariadb"):
-                event.listen(engine.sync_engine, "begin", _mysql_on_begin)
+            hooked = event.contains(engine.sync_engine, "begin", _mysql_on_begin)
+            if engine.dialect.name in ("mysql", "mariadb") and not hooked:
+                event.listen(engine.sync_engine, "begin", _mysql_on_begin)  # read-only sessions
         self.engine = engine
         self.dialect: sa.Dialect = engine.dialect
         #: Read replicas (AsyncEngines), used round robin for reads outside a write transaction.
