@@ -163,7 +163,8 @@ class Session:
         self._replica_conn: AsyncConnection | None = None
         #: Reads go to the primary: set on the first use of the primary, kept for the session.
         self._on_primary = _primary_only or database is None or not database.replicas
-        self._bound: list[Any] = []
+        #: Per task: the sessions that were current before ``async with session:`` blocks.
+        self._bound: dict[Any, list[Any]] = {}
         #: (isolation level, read only) this session was opened with by ``db.session()``.
         self._options: tuple[str | None, bool] = (None, False)
         sync = sa_session.sync_session
@@ -179,12 +180,16 @@ class Session:
 
     async def __aenter__(self) -> Session:
         self._check_open()
-        self._bound.append(_context.current_session.get())
+        self._bound.setdefault(asyncio.current_task(), []).append(_context.current_session.get())
         _context.current_session.set(self)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        _context.current_session.set(self._bound.pop() if self._bound else None)
+        task = asyncio.current_task()
+        outer = self._bound.get(task)
+        _context.current_session.set(outer.pop() if outer else None)
+        if not outer:
+            self._bound.pop(task, None)
         if exc_type is None and not self.closed:
             await self.flush()
 
