@@ -132,8 +132,12 @@ class DecimalType(sa.TypeDecorator[decimal.Decimal]):
 
 
 def json_type() -> TypeEngine[Any]:
-    """JSON everywhere, ``JSONB`` on PostgreSQL (``json`` has no equality operator there)."""
-    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    """JSON everywhere, ``JSONB`` on PostgreSQL (``json`` has no equality operator there).
+
+    ``None`` is stored as SQL NULL (as Django's nullable JSONField), so ``filter(data=None)``
+    and ``data__isnull=True`` find it; a JSON ``null`` inside a document is still JSON.
+    """
+    return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 JSONType = json_type

@@ -10,7 +10,6 @@ from sqlalchemy import event
 
 import sqlmodelx as sx
 
-
 _COUNTED = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "EXPLAIN", "ANALYZE"}
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
 import sqlmodelx as sx
 
 
@@ -68,14 +70,20 @@ TAGS = {1: "red", 2: "blue"}
 BOOK_TAGS = {1: [1], 2: [2], 3: [1, 2]}
 
 
-async def load_fixed_data() -> None:
-    """The data set of the semantics table, with the ids above."""
-    authors = {i: await QAuthor.objects.create(id=i, **fields) for i, fields in AUTHORS.items()}
-    tags = {i: await QTag.objects.create(id=i, name=name) for i, name in TAGS.items()}
-    books = {}
-    for i, (author, title, pages) in BOOKS.items():
-        books[i] = await QBook.objects.create(id=i, author=authors[author], title=title, pages=pages)
-    for i, (book, title) in CHAPTERS.items():
-        await QChapter.objects.create(id=i, book=books[book], title=title)
-    for book, tag_ids in BOOK_TAGS.items():
-        await books[book].tags.add(*(tags[t] for t in tag_ids))
+async def load_fixed_data(db: sx.Database) -> None:
+    """The data set of the semantics table, with the ids above, in one transaction."""
+    link = QBook.__sx_plan__.related["tags"]
+    fields = QAuthor.__sx_plan__.fields
+    async with db.engine.begin() as conn:
+        authors = [{name: fields_.get(name) for name in fields} | {"id": i} for i, fields_ in AUTHORS.items()]
+        await conn.execute(sa.insert(QAuthor.__table__), authors)
+        await conn.execute(sa.insert(QTag.__table__), [{"id": i, "name": n} for i, n in TAGS.items()])
+        await conn.execute(
+            sa.insert(QBook.__table__),
+            [{"id": i, "author_id": a, "title": t, "pages": p} for i, (a, t, p) in BOOKS.items()],
+        )
+        await conn.execute(
+            sa.insert(QChapter.__table__), [{"id": i, "book_id": b, "title": t} for i, (b, t) in CHAPTERS.items()]
+        )
+        pairs = [{link.link_source.key: b, link.link_target.key: t} for b, ts in BOOK_TAGS.items() for t in ts]
+        await conn.execute(sa.insert(link.table), pairs)

@@ -19,7 +19,7 @@ B = QBook.objects
 
 @pytest.fixture
 async def fixed(sx_database: sx.Database) -> sx.Database:
-    await load_fixed_data()
+    await load_fixed_data(sx_database)
     return sx_database
 
 

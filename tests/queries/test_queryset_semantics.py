@@ -39,7 +39,7 @@ async def _check(cases: list[tuple[str, Any, list[int]]], ordered: bool = False)
 
 @pytest.fixture
 async def fixed(sx_database: sx.Database) -> sx.Database:
-    await load_fixed_data()
+    await load_fixed_data(sx_database)
     return sx_database
 
 
