@@ -509,7 +509,6 @@ class Session:
                 self._dirty.pop(id(obj), None)
                 continue
             groups.setdefault((type(obj).__sx_plan__, tuple(changed)), []).append(obj)
-        dialect = conn.dialect
         imap = self.identity_map
         for (plan, names), group in groups.items():
             version = plan.version_field
@@ -531,16 +530,7 @@ class Session:
                 params.append(row)
                 if id(obj) not in journal.updated and id(obj) not in journal.inserted:
                     journal.updated[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
-            if len(params) == 1 or dialect.supports_sane_multi_rowcount:
-                matched = conn.execute(statement, params if len(params) > 1 else params[0]).rowcount
-                if matched != len(params):
-                    raise _stale(plan, group, params, version)
-            elif version is not None:  # the driver cannot count an executemany: one by one
-                for obj, row in zip(group, params, strict=True):
-                    if conn.execute(statement, row).rowcount != 1:
-                        raise _stale(plan, [obj], [row], version)
-            else:
-                conn.execute(statement, params)
+            _execute_matched(conn, statement, plan, group, params, version, check_missing=True)
             for obj, row in zip(group, params, strict=True):
                 d = obj.__dict__
                 if version is not None:
@@ -559,7 +549,6 @@ class Session:
         by_table: dict[sa.Table, list[Model]] = {}
         for obj in objects:
             by_table.setdefault(type(obj).__table__, []).append(obj)
-        dialect = conn.dialect
         for table in reversed(_in_dependency_order(by_table)):
             batch = by_table[table]
             plan = type(batch[0]).__sx_plan__
@@ -585,15 +574,7 @@ class Session:
                     if version is not None:
                         row["sx_version"] = snapshot_of(obj).get(version)
                     params.append(row)
-                if version is None:
-                    conn.execute(statement, params)
-                elif len(params) == 1 or dialect.supports_sane_multi_rowcount:
-                    if conn.execute(statement, params if len(params) > 1 else params[0]).rowcount != len(params):
-                        raise _stale(plan, batch, params, version)
-                else:
-                    for obj, row in zip(batch, params, strict=True):
-                        if conn.execute(statement, row).rowcount != 1:
-                            raise _stale(plan, [obj], [row], version)
+                _execute_matched(conn, statement, plan, batch, params, version, check_missing=False)
             # relations (issue 6): what ON DELETE SET NULL / CASCADE did, on loaded objects
             deleted_in_memory(self.identity_map, type(batch[0]), batch, journal.note_before)
             for obj, key in zip(batch, keys, strict=True):
@@ -995,6 +976,33 @@ def _reject_zero_autoincrement(obj: Model) -> None:
                     "(it would be replaced by the next id); leave it unset or use a positive id",
                 }],
             )
+
+
+def _execute_matched(
+    conn: sa.Connection,
+    statement: Any,
+    plan: ModelPlan,
+    objects: list[Model],
+    params: list[dict[str, Any]],
+    version: str | None,
+    *,
+    check_missing: bool,
+) -> None:
+    """Run a keyed UPDATE/DELETE; ``StaleObjectError`` unless every row matched.
+
+    Versioned rows are always checked (one statement per row when the driver cannot count
+    an executemany); unversioned rows only if ``check_missing`` and the count is free.
+    """
+    countable = len(params) == 1 or conn.dialect.supports_sane_multi_rowcount
+    if countable and (check_missing or version is not None):
+        if conn.execute(statement, params if len(params) > 1 else params[0]).rowcount != len(params):
+            raise _stale(plan, objects, params, version)
+    elif version is not None:
+        for obj, row in zip(objects, params, strict=True):
+            if conn.execute(statement, row).rowcount != 1:
+                raise _stale(plan, [obj], [row], version)
+    else:
+        conn.execute(statement, params if len(params) > 1 else params[0])
 
 
 def _stale(plan: ModelPlan, objects: list[Model], params: list[dict[str, Any]], version: str | None) -> StaleObjectError:
