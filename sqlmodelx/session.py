@@ -831,8 +831,7 @@ class Session:
         if row is None:
             raise type(obj).DoesNotExist(f"{obj!r} no longer exists in the database")
         names = plan.field_names
-        for name, value in zip(names, row, strict=True):
-            d[name] = value
+        restore_snapshot(obj, names, tuple(row))  # also drops a loaded relation whose key changed
         mark_persistent(obj, names)
         self._dirty.pop(id(obj), None)
 

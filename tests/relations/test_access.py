@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 import sqlmodelx as sx
 from sqlmodelx.testing import assert_num_queries, capture_queries
@@ -125,3 +126,13 @@ async def test_to_field_points_at_a_unique_field(sx_database: sx.Database) -> No
     assert [sorted(c.name for c in k.cities.all()) for k in countries] == [["Lyon", "Paris"], []]
     assert sorted(c.name for c in await fr.cities.all()) == ["Lyon", "Paris"]
     assert [k.code for k in await RCountry.objects.filter(cities__name="Paris")] == ["FR"]
+
+
+async def test_refresh_forgets_a_relation_whose_key_changed(sx_database: sx.Database, library: Library) -> None:
+    async with sx_database.session():
+        book = await RBook.objects.select_related("author").get(title="A1")
+        await sx_database.execute(sa.update(RBook.__table__).values(author_id=library.authors[1]))
+        await book.refresh()
+        assert book.author_id == library.authors[1]
+        with pytest.raises(sx.NotLoadedError):
+            _ = book.author

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import sqlmodelx as sx
@@ -78,3 +83,68 @@ def test_shapes_and_batches() -> None:
     assert find_n_plus_one(per_row) == []                      # no query it ran once per row of
     few_rows = CapturedQuery("SELECT id FROM p", (), False, rows=2)
     assert find_n_plus_one([few_rows, *per_row]) == []
+
+
+PLUGIN_DEMO = '''
+import pytest
+import sqlmodelx as sx
+
+
+class NpAuthor(sx.Model):
+    name: str = ""
+
+
+class NpBook(sx.Model):
+    author: NpAuthor = sx.ForeignKey(on_delete="CASCADE")
+
+
+async def _books(db):
+    async with db.session() as s:
+        authors = [NpAuthor(name=str(i)) for i in range(10)]
+        s.add_all(authors)
+        await s.flush()
+        s.add_all([NpBook(author=a) for a in authors])
+
+
+@pytest.mark.no_n_plus_one
+async def test_marker(sx_database):
+    await _books(sx_database)
+    for book in await NpBook.objects.all():
+        await book.load("author")
+
+
+async def test_fixture(sx_database, sx_n_plus_one):
+    await _books(sx_database)
+    for book in await NpBook.objects.all():
+        await book.load("author")
+
+
+@pytest.mark.no_n_plus_one
+async def test_clean(sx_database, sx_n_plus_one):
+    await _books(sx_database)
+    await NpBook.objects.prefetch_related("author")
+'''
+
+INI = """[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = session
+asyncio_default_test_loop_scope = session
+"""
+
+
+def test_marker_and_fixture_fail_an_n_plus_one_test(tmp_path: Path) -> None:
+    """The plugin in a pytest of its own (SQLite only): the N+1 tests fail, the clean one passes."""
+    (tmp_path / "pytest.ini").write_text(INI)
+    (tmp_path / "test_demo.py").write_text(PLUGIN_DEMO)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLMODELX_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_demo.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    out = done.stdout
+    assert done.returncode == 1, out
+    assert "NPlusOneError: N+1: this query ran 10 times" in out
+    assert "FAILED test_demo.py::test_marker[sqlite]" in out
+    assert "ERROR test_demo.py::test_fixture[sqlite]" in out       # raised at teardown
+    assert "1 failed, 2 passed" in out and "1 error" in out   # test_fixture's call passed
+    assert "test_clean" not in out.split("short test summary")[-1]
