@@ -304,6 +304,75 @@ def _text_match_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
     return f"({_render(compiler, lhs.op('GLOB')(pattern), **kw)})"
 
 
+# --------------------------------------------------------------------------- long IN lists
+
+#: Above this many values, ``in`` binds ONE parameter (asyncpg stops at 32,767 of them,
+#: an SQLite build may stop at 32,766): NOTES.md section 8.
+LONG_IN = 1000
+
+
+def _one_parameter_type(type_: Any) -> Any:
+    """The element type a list of this column's values can be bound as, or None."""
+    if isinstance(type_, sa.Integer) and not isinstance(type_, sa.TypeDecorator):
+        return sa.BigInteger()
+    if is_text(type_) and not isinstance(type_, sa.TypeDecorator):
+        return sa.Text()
+    return None
+
+
+class _ListParam(sa.TypeDecorator[Any]):
+    """A list bound as one value: an array on PostgreSQL, JSON text on SQLite."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, item_type: Any) -> None:
+        super().__init__()
+        self.item_type = _one_parameter_type(item_type)
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(self.item_type))
+        return dialect.type_descriptor(sa.String())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return value if dialect.name == "postgresql" else json.dumps(value)
+
+
+class InList(_Element):
+    """``column IN (values)`` with the values in one parameter (long lists)."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+
+
+@compiles(InList)
+def _in_list(element: InList, compiler: Any, **kw: Any) -> str:
+    column, values = element.args()
+    return f"({_render(compiler, column, **kw)} = ANY({_render(compiler, values, **kw)}))"
+
+
+@compiles(InList, "sqlite")
+def _in_list_sqlite(element: InList, compiler: Any, **kw: Any) -> str:
+    column, values = element.args()
+    listed = sa.select(sa.column("value")).select_from(sa.func.json_each(values))
+    return f"({_render(compiler, column.in_(listed), **kw)})"
+
+
+@compiles(InList, "mysql")
+def _in_list_mysql(element: InList, compiler: Any, **kw: Any) -> str:
+    column, values = element.args()
+    if is_text(column.type):
+        column, kind = BinaryText(column), f"LONGTEXT CHARACTER SET utf8mb4 COLLATE {BINARY_COLLATION}"
+    else:
+        kind = "BIGINT"
+    table = (
+        f"JSON_TABLE({_render(compiler, values, **kw)}, {_literal(compiler, '$[*]')} "
+        f"COLUMNS (value {kind} PATH {_literal(compiler, '$')})) AS listed"
+    )
+    return f"({_render(compiler, column, **kw)} IN (SELECT listed.value FROM {table}))"
+
+
 # --------------------------------------------------------------------------- regex
 
 
@@ -937,6 +1006,8 @@ class In(Lookup):
         if isinstance(value, list):
             if not value:
                 return sa.false()
+            if len(value) > LONG_IN and _one_parameter_type(column.type) is not None:
+                return InList(column, sa.bindparam(None, value, type_=_ListParam(column.type)))
             if is_text(column.type):
                 return sa.and_(column.in_(value), BinaryText(column).in_(value))
         return column.in_(value)

@@ -335,3 +335,14 @@ async def test_errors_name_the_model_the_name_and_the_fix(fixed: sx.Database) ->
         await A.filter(age__gt=None)
     with pytest.raises(TypeError, match="slice"):
         A.all()[1:2].filter(age=1)
+
+
+async def test_long_in_lists_bind_one_parameter(fixed: sx.Database) -> None:
+    ids = list(range(-40_000, 0)) + [1, 4]
+    assert await _ids(A.filter(id__in=ids).order_by("id")) == [1, 4]
+    assert await A.exclude(id__in=ids).count() == 4
+    names = [f"n{i}" for i in range(5_000)] + ["Ann", "éva"]
+    assert await _ids(A.filter(name__in=names)) == [1]
+    with captured(fixed) as statements:
+        await A.filter(id__in=ids).count()
+    assert len(statements[0]) < 500  # one parameter, not 40,002 placeholders
