@@ -15,9 +15,9 @@ relation, registered through the hooks ``model.py`` offers:
 Every relation a model can be queried through is in its plan: forward ones in
 ``plan.relations`` (:class:`~sqlmodelx.model.RelationSpec`), reverse and many-to-many ones
 in ``plan.related`` (:class:`ReverseRelation`, :class:`ManyToManyRelation`). All of them
-answer ``kind``, ``many``, ``model``, ``target`` and ``correlate(outer)``, which is what a
-lookup or an aggregate across a to-many relation needs to build its ``EXISTS`` or scalar
-subquery.
+answer ``kind``, ``many``, ``model`` and ``target``; the reverse and many-to-many ones also
+``source_field``, ``target_field`` and ``correlate(outer)``, which is what a lookup or an
+aggregate across a to-many relation needs to build its ``EXISTS`` or scalar subquery.
 
 Nothing here loads a relation silently: reading one that was not loaded raises
 ``NotLoadedError``; managers run SQL only when awaited, through the runner protocol.
@@ -127,7 +127,7 @@ class ReverseRelation:
         self.forward = forward
         self.model: type[Model] = forward.target
         self.target: type[Model] = forward.model
-        self.many = not (forward.info.unique or (forward.info.primary_key and len(forward.model.__sx_plan__.pk_names) == 1))
+        self.many = not is_one_to_one(forward)
         self.source_field = key_field(self.model, forward.to_field)
         self.target_field = forward.column_name
         self.nullable = forward.nullable
@@ -301,13 +301,13 @@ class _ManagerBase(Generic[T]):
     def _key(self) -> Any:
         return _instance_key(self.instance, self.relation.source_field, self._label())
 
-    def _objectkey_field(self) -> str:
+    def _object_key_field(self) -> str:
         """The field of a related object that add/remove/set identify it by."""
         raise NotImplementedError
 
     def _related_keys(self, objs: Iterable[Any], method: str) -> list[Any]:
         target = target_of(self.relation)
-        return _keys_of(objs, target, self._objectkey_field(), f"{self._label()}.{method}()")
+        return _keys_of(objs, target, self._object_key_field(), f"{self._label()}.{method}()")
 
     def _cached(self) -> list[T] | None:
         cache = self.instance.__dict__.get(PREFETCHED)
@@ -419,7 +419,7 @@ class RelatedManager(_ManagerBase[T]):
 
     __slots__ = ()
 
-    def _objectkey_field(self) -> str:
+    def _object_key_field(self) -> str:
         return key_field(self.relation.target, None)
 
     def _repoint(self, keys: list[Any], value: Any, runner: Any, *, only_mine: bool) -> sa.Update:
@@ -428,7 +428,7 @@ class RelatedManager(_ManagerBase[T]):
         target, column = relation.target, relation.target_column
         stmt = sa.update(target.__table__).values({column.key: value})
         if keys:
-            pk = target.__sx_plan__.fields[self._objectkey_field()].column
+            pk = target.__sx_plan__.fields[self._object_key_field()].column
             stmt = stmt.where(in_values(pk, keys, runner.dialect))
         if only_mine:
             stmt = stmt.where(column == self._key())
@@ -488,7 +488,7 @@ class RelatedManager(_ManagerBase[T]):
         runner = _context.runner_for(None)
         stmt = self._repoint([], None, runner, only_mine=True)
         if keys:
-            pk = self.relation.target.__sx_plan__.fields[self._objectkey_field()].column
+            pk = self.relation.target.__sx_plan__.fields[self._object_key_field()].column
             stmt = stmt.where(~in_values(pk, keys, runner.dialect))
         await runner.execute(stmt)
         await self.add(*objs)
@@ -512,7 +512,7 @@ class ManyToManyManager(_ManagerBase[T]):
 
     __slots__ = ()
 
-    def _objectkey_field(self) -> str:
+    def _object_key_field(self) -> str:
         return str(self.relation.target_field)
 
     def _unlink(self, keys: list[Any] | None, runner: Any, *, keep: bool = False) -> sa.Delete:
@@ -705,14 +705,19 @@ def _check_free(model: type[Model], name: str, what: str) -> None:
         )
 
 
+def is_one_to_one(rel: RelationSpec) -> bool:
+    """A foreign key whose column is unique (OneToOne, or the whole primary key)."""
+    info = rel.info
+    return bool(info.unique or (info.primary_key and len(rel.model.__sx_plan__.pk_names) == 1))
+
+
 def _add_reverse(rel: RelationSpec) -> None:
     """Hook: a foreign key found its target, so the target gets the reverse accessor."""
     target = rel.target
     assert target is not None
     name = rel.related_name
-    unique = rel.info.unique or (rel.info.primary_key and len(rel.model.__sx_plan__.pk_names) == 1)
     if name is None:
-        name = snake_case(rel.model.__name__) + ("" if unique else "_set")
+        name = snake_case(rel.model.__name__) + ("" if is_one_to_one(rel) else "_set")
     if name.endswith("+"):
         return
     if not name.isidentifier():
