@@ -201,3 +201,32 @@ async def test_prefetch_chunks_keys_under_the_parameter_limit(
     assert [sorted(b.title for b in a.books.all()) for a in authors] == [["A1", "A2"], ["B1", "B2"], ["C1"]]
     tags = {b.title: sorted(t.name for t in b.tags.all()) for a in authors for b in a.books.all()}
     assert tags == {"A1": ["green", "red"], "A2": ["green"], "B1": ["blue", "green", "red"], "B2": [], "C1": []}
+
+
+async def test_select_related_with_only_and_annotations(sx_database: sx.Database, library: Library) -> None:
+    with assert_num_queries(1):
+        books = await (
+            RBook.objects.only("title", "author_id").select_related("author__publisher")
+            .annotate(n_tags=sx.Count("tags")).order_by("title")
+        )
+    assert [(b.title, b.n_tags, b.author.name, b.author.publisher and b.author.publisher.name) for b in books] == [
+        ("A1", 2, "Ann", "North"), ("A2", 1, "Ann", "North"), ("B1", 3, "Bob", "South"),
+        ("B2", 0, "Bob", "South"), ("C1", 0, "Cy", None),
+    ]
+    with pytest.raises(sx.NotLoadedError):
+        _ = books[0].pages                                     # deferred by only()
+
+
+async def test_prefetch_to_attr_on_forward_and_many_to_many(sx_database: sx.Database, library: Library) -> None:
+    with assert_num_queries(3):
+        books = await RBook.objects.prefetch_related(
+            sx.Prefetch("author", queryset=RAuthor.objects.filter(name="Ann"), to_attr="ann_only"),
+            sx.Prefetch("tags", queryset=RTag.objects.exclude(name="red").order_by("name"), to_attr="not_red"),
+        ).order_by("title")
+    assert [(b.title, b.ann_only and b.ann_only.name, [t.name for t in b.not_red]) for b in books] == [
+        ("A1", "Ann", ["green"]), ("A2", "Ann", ["green"]), ("B1", None, ["blue", "green"]),
+        ("B2", None, []), ("C1", None, []),
+    ]
+    with pytest.raises(sx.NotLoadedError):
+        _ = books[0].author                                    # to_attr leaves the relation alone
+    assert not books[0].tags.is_loaded
