@@ -374,10 +374,15 @@ class _ManagerBase(Generic[T]):
             yield obj
 
     def __iter__(self) -> Iterator[T]:
-        raise TypeError(
-            f"{self._label()} is a manager: iterate `await {self._label().split('.')[-1]}.all()`, "
-            f"`async for` over it, or prefetch_related({self.relation.name!r}) first"
-        )
+        """Prefetched: the loaded objects. Otherwise a TypeError (iterating would need SQL)."""
+        cached = self._cached()
+        if cached is None:
+            raise TypeError(
+                f"{self._label()} is not loaded, so iterating it would need a query: use "
+                f"`await obj.{self.relation.name}.all()`, `async for`, or "
+                f"prefetch_related({self.relation.name!r}) first"
+            )
+        return iter(cached)
 
     def __repr__(self) -> str:
         state = "loaded" if self.is_loaded else "not loaded"

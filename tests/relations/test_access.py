@@ -28,7 +28,7 @@ async def test_unloaded_access_raises_without_sql(sx_database: sx.Database, libr
         assert way in message
     assert isinstance(info.value, AttributeError)              # hasattr()/getattr(default) work
     assert "not loaded" in repr(books)
-    with pytest.raises(TypeError, match="is a manager"):
+    with pytest.raises(TypeError, match="is not loaded, so iterating it would need a query"):
         list(books)
 
 

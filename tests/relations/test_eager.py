@@ -72,7 +72,7 @@ async def test_prefetch_reverse_forward_and_many_to_many_are_one_query_each(
     with assert_num_queries(2):
         tagged = await RBook.objects.prefetch_related("tags").order_by("id")
     with assert_num_queries(0):
-        by_author = {a.name: sorted(b.title for b in a.books.all()) for a in authors}
+        by_author = {a.name: sorted(b.title for b in a.books) for a in authors}   # loaded: iterable
         assert [b.author.name for b in books] == ["Ann", "Ann", "Bob", "Bob", "Cy"]
         by_book = {b.title: sorted(t.name for t in b.tags.all()) for b in tagged}
         assert await authors[0].books.count() == 2
