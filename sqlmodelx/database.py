@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
-from . import _context
+from . import _context, registry
 from ._sqlite_driver import one_hop_dbapi
 from .exc import ConfigurationError, DatabaseUnavailableError, NotSupportedError, SessionError
 from .hydrate import rows_loader
@@ -162,6 +162,7 @@ class Database:
     async def create_all(self, metadata: sa.MetaData | None = None) -> None:
         """CREATE every table of the models (development and tests; production uses migrations)."""
         md = metadata if metadata is not None else Model.metadata
+        registry.configure()  # relations (issue 6): a target never defined fails here, not in DDL
         async with self.engine.begin() as conn:
             await conn.run_sync(md.create_all)
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from . import _context
+from . import _context, registry
 from . import model as _model
 from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
 from .deletion import check_protected, protects
@@ -523,6 +523,8 @@ class QuerySet(Generic[M]):
     # -- running -------------------------------------------------------------------------
 
     def _runner(self) -> Any:
+        if not registry.is_configured():  # relations (issue 6): an undefined target fails here
+            registry.configure()
         runner = _context.runner_for(self._using)
         self._check_backend(runner.dialect)
         return runner

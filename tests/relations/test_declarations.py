@@ -55,12 +55,20 @@ def test_correlate_builds_the_subquery_parts() -> None:
     assert "r_book_tags" in sql and "r_tag" in sql and "r_book.id" in sql
 
 
-def test_unknown_target_fails_at_configure_naming_both(scratch: type[sx.Model]) -> None:
+async def test_unknown_target_fails_at_configure_naming_both(scratch: type[sx.Model]) -> None:
     class Orphan(scratch):  # type: ignore[valid-type,misc]
         parent: "Nowhere" = sx.ForeignKey()  # type: ignore[name-defined]  # noqa: F821, UP037
 
     with pytest.raises(sx.ConfigurationError, match=r"Orphan\.parent refers to model 'Nowhere'"):
         sx.configure()
+    with pytest.raises(sx.ConfigurationError, match=r"Orphan\.parent refers to model 'Nowhere'"):
+        await Orphan.objects.all()                               # first use, before any SQL
+    db = sx.Database("sqlite://", default=False)
+    try:
+        with pytest.raises(sx.ConfigurationError, match=r"Orphan\.parent refers to model 'Nowhere'"):
+            await db.create_all(scratch.metadata)                # not a DDL error about NullType
+    finally:
+        await db.close()
     with pytest.raises(sx.ConfigurationError, match="Orphan.parent refers to model 'Nowhere'"):
         Orphan.objects.select_related("parent")
 
