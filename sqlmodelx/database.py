@@ -364,7 +364,7 @@ class Database:
         return qs._attach_extras(rows_loader(plan, qs._load_fields)(rows, None, None), rows)
 
     async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
-        """queries (issue 5): rows in lists of ``chunk_size`` through a server-side cursor."""
+        """Rows of ``statement`` in lists of ``chunk_size``, through a server-side cursor (``QuerySet.iterator``)."""
         async with self._reading() as conn:
             result = await conn.stream(statement.execution_options(yield_per=chunk_size))
             try:
@@ -374,7 +374,7 @@ class Database:
                 await result.close()
 
     async def stream_objects(self, qs: QuerySet[Any], chunk_size: int) -> AsyncIterator[list[Any]]:
-        """queries (issue 5): ``qs``'s objects in lists of ``chunk_size``, detached (no session)."""
+        """``qs``'s objects in lists of ``chunk_size``, detached: no session (``QuerySet.iterator``)."""
         if _has_eager(qs):
             async with self.session() as s:
                 async for objects in s.stream_objects(qs, chunk_size):

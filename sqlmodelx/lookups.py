@@ -235,10 +235,11 @@ def _equals(left: Any, right: Any) -> ColumnElement[bool]:
 class TextMatch(_Element):
     """``lhs`` equals / contains / starts with / ends with ``needle``, wildcards taken literally.
 
-    PostgreSQL and MariaDB: ``LIKE`` with ``!`` as the escape character, the needle escaped
-    in SQL (so ``F()`` needles work too); MariaDB compares in a binary collation. SQLite:
-    ``GLOB`` (its LIKE ignores ASCII case) with ``*``, ``?`` and ``[`` escaped as classes.
-    Case-insensitive forms lower both sides (SQLite: ``py_lower``, Python's own ``lower``).
+    PostgreSQL and MariaDB: ``LIKE`` with ``!`` as the escape character; MariaDB compares in
+    a binary collation. SQLite: ``GLOB`` (its LIKE ignores ASCII case) with ``*``, ``?`` and
+    ``[`` escaped as classes. A string needle is escaped when bound (:class:`Pattern`); an
+    expression needle (``F()``) is escaped in SQL. Case-insensitive forms lower both sides
+    (SQLite: ``py_lower``, Python's own ``lower``).
     """
 
     inherit_cache = True
@@ -256,19 +257,59 @@ def _match_class(kind: str, ci: bool) -> type[TextMatch]:
 _MATCHES = {(k, ci): _match_class(k, ci) for k in ("exact", "contains", "startswith", "endswith") for ci in (False, True)}
 
 
-def _like_pattern(kind: str, needle: Any) -> Any:
-    escaped = sa.func.replace(sa.func.replace(sa.func.replace(needle, "!", "!!"), "%", "!%"), "_", "!_")
+def _wrap(kind: str, pattern: Any, wildcard: str) -> Any:
     if kind in ("contains", "endswith"):
-        escaped = sa.literal("%") + escaped
+        pattern = wildcard + pattern if isinstance(pattern, str) else sa.literal(wildcard) + pattern
     if kind in ("contains", "startswith"):
-        escaped = escaped + sa.literal("%")
-    return escaped
+        pattern = pattern + wildcard if isinstance(pattern, str) else pattern + sa.literal(wildcard)
+    return pattern
 
 
-def _text_operands(element: TextMatch, lower: Callable[[Any], Any]) -> tuple[Any, Any]:
+def _like_escape(text: Any) -> Any:
+    if isinstance(text, str):
+        return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return sa.func.replace(sa.func.replace(sa.func.replace(text, "!", "!!"), "%", "!%"), "_", "!_")
+
+
+def _glob_escape(text: Any) -> Any:
+    if isinstance(text, str):
+        return text.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+    return sa.func.replace(sa.func.replace(sa.func.replace(text, "[", "[[]"), "*", "[*]"), "?", "[?]")
+
+
+class Pattern(sa.TypeDecorator[str]):
+    """A needle given as a string, bound as the finished pattern of this dialect.
+
+    Escaped and wrapped in Python when bound (``LIKE`` with ``!`` as escape character, or
+    SQLite's ``GLOB``), so the pattern is a plain parameter an index can serve.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return _wrap(self.kind, _glob_escape(value), "*")
+        return _wrap(self.kind, _like_escape(value), "%")
+
+    def process_literal_param(self, value: Any, dialect: Any) -> Any:
+        return self.process_bind_param(value, dialect)
+
+
+def _text_operands(element: TextMatch, lower: Callable[[Any], Any], glob: bool) -> tuple[Any, Any]:
+    """The column as text and the needle made a pattern (except for ``exact``), lowered if ci."""
     lhs, needle = element.args()
     lhs = sa.type_coerce(lhs, sa.String()) if is_text(lhs.type) else sa.cast(lhs, sa.String())
-    needle = sa.type_coerce(needle, sa.String())
+    if element.kind != "exact" and not isinstance(needle.type, Pattern):
+        # An expression (F()): escaped and wrapped in SQL.
+        escape = _glob_escape if glob else _like_escape
+        needle = _wrap(element.kind, escape(sa.type_coerce(needle, sa.String())), "*" if glob else "%")
+    elif not isinstance(needle.type, (Pattern, sa.String)):
+        needle = sa.type_coerce(needle, sa.String())
     if element.ci:
         return lower(lhs), lower(needle)
     return lhs, needle
@@ -276,32 +317,27 @@ def _text_operands(element: TextMatch, lower: Callable[[Any], Any]) -> tuple[Any
 
 @compiles(TextMatch)
 def _text_match(element: TextMatch, compiler: Any, **kw: Any) -> str:
-    lhs, needle = _text_operands(element, sa.func.lower)
+    lhs, needle = _text_operands(element, sa.func.lower, glob=False)
     if element.kind == "exact":
         return f"({_render(compiler, lhs == needle, **kw)})"
-    return f"({_render(compiler, lhs.like(_like_pattern(element.kind, needle), escape='!'), **kw)})"
+    return f"({_render(compiler, lhs.like(needle, escape='!'), **kw)})"
 
 
 @compiles(TextMatch, "mysql")
 def _text_match_mysql(element: TextMatch, compiler: Any, **kw: Any) -> str:
-    lhs, needle = _text_operands(element, sa.func.lower)
+    lhs, needle = _text_operands(element, sa.func.lower, glob=False)
     if element.kind == "exact":
         return f"({_render(compiler, sa.collate(lhs, BINARY_COLLATION) == needle, **kw)})"
-    like = sa.collate(lhs, "utf8mb4_bin").like(_like_pattern(element.kind, needle), escape="!")
+    like = sa.collate(lhs, "utf8mb4_bin").like(needle, escape="!")
     return f"({_render(compiler, like, **kw)})"
 
 
 @compiles(TextMatch, "sqlite")
 def _text_match_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
-    lhs, needle = _text_operands(element, sa.func.py_lower)
+    lhs, needle = _text_operands(element, sa.func.py_lower, glob=True)
     if element.kind == "exact":
         return f"({_render(compiler, lhs == needle, **kw)})"
-    pattern = sa.func.replace(sa.func.replace(sa.func.replace(needle, "[", "[[]"), "*", "[*]"), "?", "[?]")
-    if element.kind in ("contains", "endswith"):
-        pattern = sa.literal("*") + pattern
-    if element.kind in ("contains", "startswith"):
-        pattern = pattern + sa.literal("*")
-    return f"({_render(compiler, lhs.op('GLOB')(pattern), **kw)})"
+    return f"({_render(compiler, lhs.op('GLOB')(needle), **kw)})"
 
 
 # --------------------------------------------------------------------------- long IN lists
@@ -886,6 +922,8 @@ class _TextLookup(Lookup):
         return _text_value(value, self.name)
 
     def build(self, column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+        if isinstance(value, str):
+            value = sa.bindparam(None, value, type_=Pattern(self.kind))
         return _MATCHES[self.kind, self.ci](column, value)
 
     def build_json(self, key: JsonKey, value: Any) -> ColumnElement[bool]:

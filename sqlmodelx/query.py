@@ -9,6 +9,7 @@ a database in autocommit), which executes it and hydrates the rows. See ``docs/q
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import namedtuple
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -51,6 +52,7 @@ IN_BULK_CHUNK = 10_000
 def _not_sliced(method: Callable[..., Any]) -> Callable[..., Any]:
     """Django's rule: a sliced query cannot be filtered, reordered or made distinct."""
 
+    @functools.wraps(method)
     def guarded(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
         if self._limit is not None or self._offset:
             raise TypeError(f"cannot call {method.__name__}() once a slice has been taken")
@@ -61,9 +63,6 @@ def _not_sliced(method: Callable[..., Any]) -> Callable[..., Any]:
             )
         return method(self, *args, **kwargs)
 
-    guarded.__name__ = method.__name__
-    guarded.__qualname__ = method.__qualname__
-    guarded.__doc__ = method.__doc__
     return guarded
 
 

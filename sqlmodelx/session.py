@@ -755,7 +755,7 @@ class Session:
             return list((await conn.execute(statement)).all())
 
     async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
-        """queries (issue 5): rows in lists of ``chunk_size`` through a server-side cursor.
+        """Rows of ``statement`` in lists of ``chunk_size``, through a server-side cursor (``QuerySet.iterator``).
 
         The session's lock is held while a chunk is fetched, not between chunks.
         """
@@ -776,7 +776,7 @@ class Session:
             await _shielded(result.close())
 
     async def stream_objects(self, qs: QuerySet[Any], chunk_size: int) -> AsyncIterator[list[Any]]:
-        """queries (issue 5): ``qs``'s objects in lists of ``chunk_size``, through the identity map."""
+        """``qs``'s objects in lists of ``chunk_size``, through the identity map (``QuerySet.iterator``)."""
         eager = _has_eager(qs)  # relations (issue 6): select_related, prefetch per chunk
         if eager:
             check_streaming(self.dialect, qs)
