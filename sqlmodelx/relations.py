@@ -336,10 +336,12 @@ class _ManagerBase(Generic[T]):
         return self.get_queryset()
 
     def filter(self, *args: Any, **kwargs: Any) -> QuerySet[T]:
-        return self.get_queryset().filter(*args, **kwargs)
+        qs: QuerySet[T] = self.get_queryset().filter(*args, **kwargs)
+        return qs
 
     def exclude(self, *args: Any, **kwargs: Any) -> QuerySet[T]:
-        return self.get_queryset().exclude(*args, **kwargs)
+        qs: QuerySet[T] = self.get_queryset().exclude(*args, **kwargs)
+        return qs
 
     def order_by(self, *fields: Any) -> QuerySet[T]:
         return self.get_queryset().order_by(*fields)
