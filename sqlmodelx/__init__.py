@@ -10,6 +10,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
     __version__ = "0.0.0"
 
 from . import registry
+from .aggregates import Aggregate, Avg, Count, Max, Min, Sum
 from .database import Database
 from .eager import Prefetch
 from .exc import (
@@ -28,7 +29,6 @@ from .exc import (
     StaleObjectError,
     ValidationError,
 )
-from .aggregates import Aggregate, Avg, Count, Max, Min, Sum
 from .expressions import Case, Coalesce, Exists, F, OuterRef, Q, Subquery, Value, When
 from .fields import Field, ForeignKey, ManyToMany, OneToOne, VersionField, utcnow
 from .lookups import Lookup, Transform, register_lookup

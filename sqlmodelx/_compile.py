@@ -211,8 +211,8 @@ def _names(plan: ModelPlan, annotations: Iterable[str] = ()) -> list[str]:
             related[name] = None
     for name, rel in reverse_relations(plan.model).items():
         related.setdefault(name, rel)
-    for name, rel in related.items():
-        names.append(f"{name} ({rel.label})" if rel is not None and rel.label else name)
+    for name, found in related.items():
+        names.append(f"{name} ({found.label})" if found is not None and found.label else name)
     names.extend(f"{n} (annotation)" for n in annotations)
     return names
 
@@ -642,7 +642,7 @@ class Compiler:
         sql, json_key, _, _, rest = self.target(parsed, context)
         if rest:
             raise _lookup_error(parsed.owner, rest[0], sql.type, context)
-        return json_key.value() if json_key is not None else sql
+        return json_key.value() if json_key is not None else sql  # type: ignore[no-any-return]
 
     def annotation(self, name: str) -> Any:
         if name in self._resolved:
@@ -769,7 +769,7 @@ class Compiler:
             self._bindings = saved
         link = [scope.table.c[target] == parent.c[src] for src, target in pairs]
         conditions = [*link, inner] if inner is not None else link
-        stmt = (
+        stmt: Any = (
             sa.select(sa.literal_column("1"))
             .select_from(scope.from_)
             .where(*conditions)
@@ -877,7 +877,7 @@ class Compiler:
             .where(*link)
             .correlate_except(*rows.base.tables)
         )
-        return stmt.scalar_subquery()  # type: ignore[no-any-return]
+        return stmt.scalar_subquery()
 
     def subquery(self, queryset: Any, *, exists: bool = False, for_in: bool = False) -> Any:
         """``queryset`` compiled inside this query: its table aliased, OuterRef bound here."""
@@ -1122,7 +1122,7 @@ class Compiler:
     def exists(self) -> Any:
         if self.is_simple():
             where, _ = self.where()
-            stmt = sa.select(sa.literal_column("1")).select_from(self.base.from_)
+            stmt: Any = sa.select(sa.literal_column("1")).select_from(self.base.from_)
             if where:
                 stmt = stmt.where(*where)
             return sa.select(sa.exists(stmt.limit(1)))

@@ -107,7 +107,7 @@ class Aggregate(Expression):
         result = self.call(argument, condition)
         if self.default is not None:
             result = sa.func.coalesce(result, resolve_operand(self.default, resolver, result), type_=result.type)
-        return result  # type: ignore[no-any-return]
+        return result
 
     def _argument(self, argument: Any, condition: Any) -> Any:
         if argument is None:
@@ -144,7 +144,7 @@ class Sum(Aggregate):
         total = sa.func.sum(self._argument(argument, condition), type_=source)
         if _is_integer(_base(source)) and not isinstance(source, sa.TypeDecorator):
             return sa.cast(total, sa.BigInteger())
-        return total  # type: ignore[no-any-return]
+        return total
 
 
 class Avg(Aggregate):
@@ -154,21 +154,21 @@ class Avg(Aggregate):
         source = argument.type
         if _is_decimal(source):
             scale = getattr(_base(source), "scale", None) or 0
-            return sa.func.avg(self._argument(argument, condition), type_=_AvgDecimal(scale + 4))  # type: ignore[no-any-return]
+            return sa.func.avg(self._argument(argument, condition), type_=_AvgDecimal(scale + 4))
         if _is_integer(_base(source)) or isinstance(_base(source), sa.Float):
             argument = sa.cast(argument, sa.Double())
-        return sa.func.avg(self._argument(argument, condition), type_=sa.Double())  # type: ignore[no-any-return]
+        return sa.func.avg(self._argument(argument, condition), type_=sa.Double())
 
 
 class Min(Aggregate):
     function = "MIN"
 
     def call(self, argument: Any, condition: Any) -> ColumnElement[Any]:
-        return sa.func.min(self._argument(comparable(argument), condition), type_=argument.type)  # type: ignore[no-any-return]
+        return sa.func.min(self._argument(comparable(argument), condition), type_=argument.type)
 
 
 class Max(Aggregate):
     function = "MAX"
 
     def call(self, argument: Any, condition: Any) -> ColumnElement[Any]:
-        return sa.func.max(self._argument(comparable(argument), condition), type_=argument.type)  # type: ignore[no-any-return]
+        return sa.func.max(self._argument(comparable(argument), condition), type_=argument.type)

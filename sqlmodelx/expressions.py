@@ -325,7 +325,7 @@ class Coalesce(Expression):
                 like = item
             resolved.append(item)
         result = sa.func.coalesce(*resolved, type_=self.output_field or getattr(like, "type", None))
-        return result  # type: ignore[no-any-return]
+        return result
 
 
 class Subquery(Expression):
@@ -354,7 +354,7 @@ class Exists(Expression):
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
         exists = resolver.subquery(self.queryset, exists=True).exists()
-        return sa.not_(exists) if self.negated else exists
+        return sa.not_(exists) if self.negated else exists  # type: ignore[no-any-return]
 
 
 def q_keys(q: Q) -> Iterator[str]:

@@ -391,7 +391,7 @@ def _in_list(element: InList, compiler: Any, **kw: Any) -> str:
 @compiles(InList, "sqlite")
 def _in_list_sqlite(element: InList, compiler: Any, **kw: Any) -> str:
     column, values = element.args()
-    listed = sa.select(sa.column("value")).select_from(sa.func.json_each(values))
+    listed: Any = sa.select(sa.column("value")).select_from(sa.func.json_each(values))
     return f"({_render(compiler, column.in_(listed), **kw)})"
 
 
@@ -769,7 +769,7 @@ class JsonCompare(_Element):
     inherit_cache = True
 
     type = sa.Boolean()
-    op: ClassVar[str] = ""
+    op: ClassVar[str] = ""  # type: ignore[assignment]
 
 
 _JSON_COMPARE = {

@@ -199,7 +199,7 @@ class QuerySet(Generic[M]):
     def defer(self, *fields: str) -> Self:
         """Load every field but these; ``defer(None)`` clears."""
         clone = self._clone()
-        if fields == (None,):
+        if fields == (None,):  # type: ignore[comparison-overlap]
             clone._defer = frozenset()
             return clone
         clone._defer = self._defer | frozenset(self._field_names(fields, "defer"))
@@ -333,10 +333,12 @@ class QuerySet(Generic[M]):
             if not isinstance(other, QuerySet):
                 raise TypeError(f"{operation}() takes QuerySets, not {type(other).__name__}")
         members: list[QuerySet[Any]] = []
-        for member in (self, *others):
-            same = member._combinator is not None and member._combinator[0] == operation and member._combinator[2] == keep_all
-            if same and not member._order and member._limit is None and not member._offset:
-                members.extend(member._combinator[1])  # type: ignore[index]
+        candidates: list[QuerySet[Any]] = [self, *others]
+        for member in candidates:
+            combined = member._combinator
+            flat = combined is not None and combined[0] == operation and combined[2] == keep_all
+            if combined is not None and flat and not member._order and member._limit is None and not member._offset:
+                members.extend(combined[1])
             else:
                 members.append(member)
         clone = self._clone()
@@ -648,9 +650,9 @@ class QuerySet(Generic[M]):
             raise ValueError("contains() needs a saved object (it has no primary key)")
         if self._combinator is not None or self._limit is not None or self._offset:
             inner = self.values_list("pk", flat=True) if self._combinator is None else self
-            return await self.model.objects.using(self._using).filter(pk__in=inner, pk=obj.pk).exists()
+            return bool(await self.model.objects.using(self._using).filter(pk__in=inner, pk=obj.pk).exists())
         keys = dict(zip(self._plan.pk_names, obj.pk if isinstance(obj.pk, tuple) else (obj.pk,), strict=True))
-        return await self.filter(**keys).exists()
+        return bool(await self.filter(**keys).exists())
 
     async def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Aggregates over the whole query: ``aggregate(n=Count("id"), avg=Avg("pages"))``."""
