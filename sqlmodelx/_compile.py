@@ -866,18 +866,45 @@ class Compiler:
     # -- aggregates and subqueries ----------------------------------------------------------
 
     def aggregate(self, aggregate: Any) -> ColumnElement[Any]:
+        """In place when grouped; else a correlated subquery over this row's own rows.
+
+        An aggregate reading one to-many relation only (``Count("books")``,
+        ``Sum("books__pages", filter=Q(books__title__startswith="A"))``) reads that
+        relation's table directly; any other one reads a self-joined copy of the row.
+        """
         if self.grouped:
             return aggregate.sql(self)  # type: ignore[no-any-return]
         rows = Compiler(self.qs, outer=self, grouped=True, annotations=self.annotations)
-        link = [rows.base.table.c[self.plan.fields[n].column.key] == self.base.table.c[self.plan.fields[n].column.key] for n in self.plan.pk_names]
+        relation = self._only_relation(aggregate)
+        if relation is not None:
+            scope, pairs = _many_scope(relation)
+            rows._bindings = {(relation.name,): scope}
+            link = [scope.table.c[target] == self.base.table.c[src] for src, target in pairs]
+        else:
+            scope = rows.base
+            link = [scope.table.c[key] == self.base.table.c[key] for key in self._pk_keys()]
         sql = aggregate.sql(rows)
-        stmt = (
-            sa.select(sql)
-            .select_from(rows.base.from_)
-            .where(*link)
-            .correlate_except(*rows.base.tables)
-        )
+        stmt = sa.select(sql).select_from(scope.from_).where(*link).correlate_except(*scope.tables)
         return stmt.scalar_subquery()
+
+    def _pk_keys(self) -> list[str]:
+        return [self.plan.fields[n].column.key for n in self.plan.pk_names]
+
+    def _only_relation(self, aggregate: Any) -> Relation | None:
+        """The to-many relation every name of an aggregate starts with, if there is one."""
+        expression = aggregate.expression
+        names = list(expression.refs()) if isinstance(expression, Expression) else []
+        if aggregate.filter is not None:
+            names.extend(q_keys(aggregate.filter))
+        first: Relation | None = None
+        for name in names:
+            path = self.parse(name, "aggregate")
+            if not path.relations or not path.relations[0].many:
+                return None
+            if first is not None and path.relations[0].name != first.name:
+                return None
+            first = path.relations[0]
+        return first
 
     def subquery(self, queryset: Any, *, exists: bool = False, for_in: bool = False) -> Any:
         """``queryset`` compiled inside this query: its table aliased, OuterRef bound here."""
