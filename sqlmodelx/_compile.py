@@ -565,6 +565,8 @@ class Compiler:
         self._call_bindings: dict[tuple[str, ...], Any] = {}
         self._resolved: dict[str, Any] = {}
         self._resolving: list[str] = []
+        #: The expressions ORDER BY sorts on (SELECT DISTINCT shows them).
+        self._sorted: list[Any] = []
 
     # -- names ---------------------------------------------------------------------------
 
@@ -1014,6 +1016,7 @@ class Compiler:
         return [self.core(item)]
 
     def _sort(self, sql: Any, descending: bool, nulls: str | None, nullable: bool) -> Any:
+        self._sorted.append(sql)
         sql = comparable(sql)
         if nulls is None and not nullable:
             return sql.desc() if descending else sql.asc()
@@ -1045,6 +1048,11 @@ class Compiler:
             columns = self.values_columns() if qs._values is not None else self.object_columns()
         group = self.group_by() if self.grouped else []
         order = self.order_clauses() if ordered else []
+        if qs._distinct and not qs._distinct_fields:
+            # SELECT DISTINCT must show what it orders by (Django adds it to the columns too).
+            shown = {id(c) for c in columns}
+            extra = [e for e in self._sorted if id(e) not in shown and not isinstance(e, RandomOrder)]
+            columns = [*columns, *(e.label(f"_order_{i}") for i, e in enumerate(extra))]
         stmt = sa.select(*columns).select_from(self.base.from_)
         if where:
             stmt = stmt.where(*where)

@@ -481,12 +481,13 @@ class QuerySet(Generic[M]):
         if self._result == "flat":
             return [row[0] for row in rows]
         if self._result == "tuples":
-            return [tuple(row) for row in rows]
+            width = len(self._values_names())
+            return [tuple(row[:width]) for row in rows]
         names = [str(n) for n in self._values_names()]
         if self._result == "named":
             row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]  # noqa: PYI024
-            return [row_type(*row) for row in rows]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+            return [row_type(*row[: len(names)]) for row in rows]
+        return [dict(zip(names, row, strict=False)) for row in rows]
 
     def sql(self, dialect: Any = None) -> str:
         """The statement compiled for the database in use (or ``dialect``), values shown inline.

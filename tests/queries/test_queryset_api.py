@@ -346,3 +346,10 @@ async def test_long_in_lists_bind_one_parameter(fixed: sx.Database) -> None:
     with captured(fixed) as statements:
         await A.filter(id__in=ids).count()
     assert len(statements[0]) < 500  # one parameter, not 40,002 placeholders
+
+
+async def test_distinct_shows_what_it_orders_by(fixed: sx.Database) -> None:
+    ordered = B.distinct().order_by("author__name", "-id")
+    assert await _ids(ordered) == [2, 1, 4, 3, 5]
+    assert await ordered.values_list("title", flat=True) == ["Beta", "Alpha", None, "Alpha", "Gamma"]
+    assert await B.values("author__name").distinct().order_by("author__name").count() == 3
