@@ -139,13 +139,13 @@ def _docker_available() -> str | None:
 
 def _start_container(name: str) -> tuple[sa.URL, Any]:
     if name == "postgres":
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+        from testcontainers.postgres import PostgresContainer
 
-        container = PostgresContainer("postgres:16-alpine")
+        container: Any = PostgresContainer("postgres:16-alpine")
         container.start()
         url = make_url(container.get_connection_url()).set(drivername="postgresql")
     else:
-        from testcontainers.mysql import MySqlContainer  # type: ignore[import-untyped]
+        from testcontainers.mysql import MySqlContainer
 
         container = MySqlContainer("mariadb:11", username="root", password="test")
         container.start()
@@ -280,7 +280,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             backend.failed += 1
     elif report.skipped and report.when == "setup":
         backend.skipped += 1
-    elif report.failed and report.when != "call":
+    elif report.failed:
         backend.failed += 1
 
 
@@ -370,6 +370,7 @@ async def sx_database(sx_backend: Backend, request: pytest.FixtureRequest) -> As
         await _clear_tables(db, metadata)
 
 
+
 # --------------------------------------------------------------------------- query counting
 #
 # `assert_num_queries(n)`, `capture_queries()` and the N+1 detector (relations, issue 6).
@@ -449,7 +450,8 @@ def _before_cursor_execute(conn: Any, cursor: Any, statement: str, parameters: A
     query = CapturedQuery(statement, parameters, executemany)
     recorded = False
     for log in _logs:
-        if log._engine is None or conn.engine is log._engine:
+        # engine.execution_options(...) engines (sessions use them) share the pool
+        if log._engine is None or conn.engine.pool is log._engine.pool:
             log.queries.append(query)
             recorded = True
     if recorded and context is not None:
