@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from .exc import NotSupportedError
-from .types import UTCDateTime
+from .types import PreciseTime, UTCDateTime
 
 __all__ = [
     "Lookup",
@@ -477,7 +477,8 @@ def _date_part(element: DatePart, compiler: Any, **kw: Any) -> str:
     if element.part == "week_day":
         value = sa.extract("dow", source) + 1
     else:
-        value = sa.extract(element.part, source)
+        # floor(): EXTRACT(second ...) has the fraction, which CAST would round.
+        value = sa.func.floor(sa.extract(element.part, source))
     return _render(compiler, sa.cast(value, sa.Integer()), **kw)
 
 
@@ -1179,7 +1180,11 @@ def _is_datetime(type_: Any) -> bool:
     return isinstance(type_, (sa.DateTime, UTCDateTime))
 
 
-def _part_transform(part: str, datetime_only: bool) -> type[Transform]:
+def _has_clock(type_: Any) -> bool:
+    return _is_datetime(type_) or isinstance(type_, (sa.Time, PreciseTime))
+
+
+def _part_transform(part: str, clock: bool) -> type[Transform]:
     element = type(f"DatePart_{part}", (DatePart,), {"part": part, "inherit_cache": True})
 
     class Part(Transform):
@@ -1187,7 +1192,7 @@ def _part_transform(part: str, datetime_only: bool) -> type[Transform]:
         output = int
 
         def applies_to(self, type_: Any) -> bool:
-            return _is_datetime(type_) if datetime_only else _is_temporal(type_)
+            return _has_clock(type_) if clock else _is_temporal(type_)
 
         def build(self, expression: ColumnElement[Any]) -> ColumnElement[Any]:
             return element(expression)  # type: ignore[no-any-return]
@@ -1197,9 +1202,9 @@ def _part_transform(part: str, datetime_only: bool) -> type[Transform]:
 
 
 for _part in ("year", "quarter", "month", "day", "week_day"):
-    register_lookup(_part_transform(_part, datetime_only=False))
+    register_lookup(_part_transform(_part, clock=False))
 for _part in ("hour", "minute", "second"):
-    register_lookup(_part_transform(_part, datetime_only=True))
+    register_lookup(_part_transform(_part, clock=True))
 
 
 @register_lookup

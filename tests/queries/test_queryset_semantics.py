@@ -263,3 +263,19 @@ async def test_values_annotate_groups(fixed: sx.Database) -> None:
         {"author__name": "bob", "total": 350},
         {"author__name": "Éva", "total": None},
     ]
+
+
+class QClock(sx.Model):
+    __tablename__ = "q_clock"
+    at: dt.time
+    when: dt.datetime
+
+
+async def test_time_parts_truncate_fractions(sx_database: sx.Database) -> None:
+    at = dt.datetime(2024, 5, 6, 13, 45, 7, 900000, tzinfo=dt.UTC)
+    await QClock.objects.create(at=dt.time(13, 45, 7, 900000), when=at)
+    await QClock.objects.create(at=dt.time(9, 5, 0), when=at.replace(hour=9, minute=5, second=0))
+    C = QClock.objects
+    assert await C.filter(at__hour=13, at__minute=45, at__second=7).count() == 1
+    assert await C.filter(when__second=7, when__hour=13).count() == 1
+    assert await C.filter(at__minute__lt=10).count() == 1
