@@ -854,16 +854,7 @@ class Compiler:
             return self.subquery(value, for_in=True), []
         if isinstance(value, (sa.ColumnElement, sa.Select)) or hasattr(value, "__clause_element__"):
             return self.core(value), []
-        value = _model_key(value)
-        if lookup.name == "in" and isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
-            value = [_model_key(v) for v in value]
-        try:
-            return lookup.prepare(value, convert), []
-        except (ValueError, TypeError) as exc:
-            model = self.plan.model.__name__
-            raise ValidationError(
-                model, [{"field": leaf.key, "value": value, "message": f"cannot be compared: {exc}"}]
-            ) from None
+        return prepare_value(self.plan, leaf.key, lookup, value, convert), []
 
     # -- aggregates and subqueries ----------------------------------------------------------
 
@@ -1040,8 +1031,7 @@ class Compiler:
         qs = self.qs
         if qs._combinator is not None:
             if columns is not None:
-                derived = self.compound().subquery()
-                return sa.select(*derived.c[: len(columns)])
+                raise NotSupportedError(f"this is not available after {qs._combinator[0]}()")
             return self.compound()
         where, having = self.where()
         if columns is None:
@@ -1193,6 +1183,23 @@ class Compiler:
                                     "across relations need a single-column primary key")
         inner = self.select(columns=pk).subquery()
         return pk[0].in_(sa.select(*inner.c))
+
+
+def prepare_value(plan: ModelPlan, key: str, lookup: Lookup, value: Any, convert: Callable[[Any], Any] | None) -> Any:
+    """A filter's plain value as ``lookup`` binds it; ``ValidationError`` when it cannot be.
+
+    Shared by the compiler and the statement templates of ``_shape.py``, so both accept,
+    convert and refuse a value alike.
+    """
+    value = _model_key(value)
+    if lookup.name == "in" and isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
+        value = [_model_key(v) for v in value]
+    try:
+        return lookup.prepare(value, convert)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(
+            plan.model.__name__, [{"field": key, "value": value, "message": f"cannot be compared: {exc}"}]
+        ) from None
 
 
 def _relation_path(plan: ModelPlan, name: str, context: str) -> tuple[Relation, ...]:
