@@ -356,9 +356,9 @@ class Database:
         if _has_eager(qs):
             async with self.session() as s:
                 return await s.fetch_objects(qs)
-        statement = qs.statement
+        statement, parameters = qs._executable(self.dialect)
         async with self._reading() as conn:
-            rows = (await conn.execute(statement)).all()
+            rows = (await conn.execute(statement, parameters)).all()
         plan = qs._plan
         # queries (issue 5): only()/defer() select fewer fields; annotations follow them
         return qs._attach_extras(rows_loader(plan, qs._load_fields)(rows, None, None), rows)
@@ -384,13 +384,13 @@ class Database:
         async for rows in self.stream_rows(qs.statement, chunk_size):
             yield qs._attach_extras(loader(rows, None, None), rows)
 
-    async def fetch_scalar(self, statement: Any) -> Any:
+    async def fetch_scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
         async with self._reading() as conn:
-            return (await conn.execute(statement)).scalar()
+            return (await conn.execute(statement, parameters)).scalar()
 
-    async def fetch_all(self, statement: Any) -> list[Any]:
+    async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
         async with self._reading() as conn:
-            return list((await conn.execute(statement)).all())
+            return list((await conn.execute(statement, parameters)).all())
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         if _is_plain_read(statement) and self._pinned is None:

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from . import _context, registry
 from . import model as _model
 from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
+from ._shape import aggregate_operation, plain_keys, statement_for
 from .deletion import check_protected, protects
 from .eager import (
     NO_EAGER,
@@ -125,9 +126,15 @@ class QuerySet(Generic[M]):
 
     def _check(self) -> Self:
         """Resolve every name now, so a bad one fails at the call that brought it."""
+        keys = plain_keys(self, self._where[-1]) if self._where else None
+        checked = self._plan.__dict__.setdefault("_sx_checked", set())
+        if keys is not None and checked.issuperset(keys):
+            return self  # these names resolved before, and nothing else here needs resolving
         compiler = Compiler(self)
         for entry in self._where[-1:]:
             compiler.tree(entry)
+        if keys is not None:
+            checked.update(keys)
         return self
 
     def all(self) -> Self:
@@ -439,6 +446,11 @@ class QuerySet(Generic[M]):
             self._statement = stmt
         return self._statement
 
+    def _executable(self, dialect: Any) -> tuple[Any, dict[str, Any] | None]:
+        """``(statement, parameters)`` a runner executes for the rows: a cached template of
+        this query's shape and its values, or ``statement`` and None (see ``_shape.py``)."""
+        return statement_for(self, dialect, "rows", _rows_statement)
+
     @property
     def _load_fields(self) -> tuple[str, ...]:
         """The model fields an object query selects, first in each row, in this order."""
@@ -633,13 +645,13 @@ class QuerySet(Generic[M]):
         if self._empty:
             return 0
         runner = self._runner()
-        return int(await runner.fetch_scalar(Compiler(self).count()))
+        return int(await runner.fetch_scalar(*statement_for(self, runner.dialect, "count", _count_statement)))
 
     async def exists(self) -> bool:
         if self._empty:
             return False
         runner = self._runner()
-        return bool(await runner.fetch_scalar(Compiler(self).exists()))
+        return bool(await runner.fetch_scalar(*statement_for(self, runner.dialect, "exists", _exists_statement)))
 
     async def contains(self, obj: Any) -> bool:
         """Whether ``obj`` is one of the rows of this query (one EXISTS query)."""
@@ -668,7 +680,12 @@ class QuerySet(Generic[M]):
         if self._empty:
             return {name: _empty_aggregate(expression) for name, expression in named.items()}
         runner = self._runner()
-        rows = await runner.fetch_all(Compiler(self).aggregate_select(named))
+        operation = aggregate_operation(named)
+        build = functools.partial(_aggregate_statement, named)
+        if operation is None:
+            rows = await runner.fetch_all(build(self))
+        else:
+            rows = await runner.fetch_all(*statement_for(self, runner.dialect, operation, build))
         return dict(zip(named, rows[0], strict=True))
 
     async def in_bulk(self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk") -> dict[Any, M]:
@@ -915,6 +932,22 @@ def _explain_mysql(element: Explain, compiler: Any, **kw: Any) -> str:
 @compiles(Explain, "sqlite")
 def _explain_sqlite(element: Explain, compiler: Any, **kw: Any) -> str:
     return _explained(element, compiler, "EXPLAIN QUERY PLAN ", **kw)
+
+
+def _rows_statement(qs: QuerySet[Any]) -> Any:
+    return qs.statement
+
+
+def _count_statement(qs: QuerySet[Any]) -> Any:
+    return Compiler(qs).count()
+
+
+def _exists_statement(qs: QuerySet[Any]) -> Any:
+    return Compiler(qs).exists()
+
+
+def _aggregate_statement(named: dict[str, Any], qs: QuerySet[Any]) -> Any:
+    return Compiler(qs).aggregate_select(named)
 
 
 def _dialect_named(name: str) -> Any:

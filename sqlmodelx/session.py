@@ -728,31 +728,31 @@ class Session:
         return objects
 
     async def fetch_objects(self, qs: QuerySet[Any]) -> list[Any]:
-        statement = qs.statement
+        statement, parameters = qs._executable(self.dialect)
         async with self._lock:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            rows = (await conn.execute(statement)).all()
+            rows = (await conn.execute(statement, parameters)).all()
         # queries (issue 5): only()/defer() select fewer fields; annotations follow them
         objects = qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
         if _has_eager(qs):
             await load_eager(self, qs, rows, objects)
         return objects
 
-    async def fetch_scalar(self, statement: Any) -> Any:
+    async def fetch_scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
         async with self._lock:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            return (await conn.execute(statement)).scalar()
+            return (await conn.execute(statement, parameters)).scalar()
 
-    async def fetch_all(self, statement: Any) -> list[Any]:
+    async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
         async with self._lock:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            return list((await conn.execute(statement)).all())
+            return list((await conn.execute(statement, parameters)).all())
 
     async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
         """Rows of ``statement`` in lists of ``chunk_size``, through a server-side cursor (``QuerySet.iterator``).
@@ -917,6 +917,8 @@ async def _shielded(awaitable: Awaitable[Any]) -> Any:
 def _has_eager(qs: Any) -> bool:
     """Whether a QuerySet loads relations besides its rows (select_related, prefetch)."""
     eager = getattr(qs, "_eager", None)
+    if eager is not None and not (eager.select_related or eager.prefetch or eager.link is not None):
+        return False  # without building the statement (``_joins`` would)
     return bool(getattr(qs, "_joins", ())) or (
         eager is not None and (bool(eager.prefetch) or eager.link is not None)
     )
