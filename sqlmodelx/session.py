@@ -513,10 +513,7 @@ class Session:
         for (plan, names), group in groups.items():
             version = plan.version_field
             values = [n for n in names if n != version]
-            where = [plan.fields[n].column == sa.bindparam(f"sx_pk_{i}") for i, n in enumerate(plan.pk_names)]
-            if version is not None:
-                where.append(plan.fields[version].column == sa.bindparam("sx_version"))
-            statement = sa.update(plan.table).where(*where)
+            statement = _keyed_statement(plan, "update")
             params = []
             for obj in group:
                 d = obj.__dict__
@@ -563,10 +560,7 @@ class Session:
                 for start in range(0, len(keys), _DELETE_CHUNK):
                     conn.execute(sa.delete(table).where(column.in_(keys[start : start + _DELETE_CHUNK])))
             else:
-                where = [plan.fields[n].column == sa.bindparam(f"sx_pk_{i}") for i, n in enumerate(plan.pk_names)]
-                if version is not None:
-                    where.append(plan.fields[version].column == sa.bindparam("sx_version"))
-                statement = sa.delete(table).where(*where)
+                statement = _keyed_statement(plan, "delete")
                 params = []
                 for obj, key in zip(batch, keys, strict=True):
                     parts = key if len(plan.pk_names) > 1 else (key,)
@@ -977,6 +971,22 @@ def _reject_zero_autoincrement(obj: Model) -> None:
                     "(it would be replaced by the next id); leave it unset or use a positive id",
                 }],
             )
+
+
+def _keyed_statement(plan: ModelPlan, kind: str) -> Any:
+    """``UPDATE``/``DELETE`` of one row by its key (``sx_pk_<i>``) and version (``sx_version``).
+
+    Built once per model (the UPDATE's SET clause comes from each execution's parameters),
+    so a flush reaches SQLAlchemy's compiled cache without building a statement.
+    """
+    statements: dict[str, Any] = plan.__dict__.setdefault("_sx_keyed", {})
+    statement = statements.get(kind)
+    if statement is None:
+        where = [plan.fields[n].column == sa.bindparam(f"sx_pk_{i}") for i, n in enumerate(plan.pk_names)]
+        if plan.version_field is not None:
+            where.append(plan.fields[plan.version_field].column == sa.bindparam("sx_version"))
+        statement = statements[kind] = (sa.update if kind == "update" else sa.delete)(plan.table).where(*where)
+    return statement
 
 
 def _execute_matched(
