@@ -403,6 +403,14 @@ class Database:
         async with self.session() as s:
             await s.insert_objects(objects)
 
+    async def bulk_insert(self, objects: list[Any], **options: Any) -> None:
+        async with self.session() as s:
+            await s.bulk_insert(objects, **options)
+
+    async def bulk_update_objects(self, objects: list[Any], fields: tuple[str, ...], batch_size: int | None) -> int:
+        async with self.session() as s:
+            return await s.bulk_update_objects(objects, fields, batch_size)
+
     async def save_object(self, obj: Any) -> None:
         async with self.session() as s:
             await s.save_object(obj)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from . import _context, registry
 from . import model as _model
 from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
+from .bulk import OnConflict, check_fields
 from ._shape import aggregate_operation, plain_keys, statement_for
 from .deletion import check_protected, protects
 from .eager import (
@@ -715,6 +716,127 @@ class QuerySet(Generic[M]):
         await _context.runner_for(self._using).insert_objects([obj])
         return obj
 
+    async def bulk_create(
+        self,
+        objs: Iterable[M],
+        batch_size: int | None = None,
+        *,
+        on_conflict: OnConflict | None = None,
+        unique_fields: Sequence[str] = (),
+        update_fields: Sequence[str] | None = None,
+    ) -> list[M]:
+        """INSERT new objects in as few statements as the backend allows; returns them.
+
+        Every object is validated first (a ``ValidationError`` inserts nothing). Rows that
+        set the same fields go in one executemany (SQLAlchemy's "insertmanyvalues": multi-row
+        VALUES, split by the backend's parameter limit), with the primary keys and other
+        database-assigned values returned and set on the objects on every backend. Inside a
+        session the objects join it, as ``add()`` + ``flush()`` would make them; outside
+        one, every batch is written in one transaction. ``batch_size`` flushes that many
+        objects at a time.
+
+        ``on_conflict="ignore"`` keeps a row that already has the same unique key
+        (``unique_fields``, the conflict target on PostgreSQL and SQLite; MySQL uses every
+        unique key); ``on_conflict="update"`` overwrites its ``update_fields`` (default:
+        every field the objects set, except the keys). Each batch is then one upsert
+        statement in the backend's own form, and the objects stay new (transient): the
+        database may have kept another row in their place.
+        """
+        objects = list(objs)
+        if on_conflict is not None:
+            return await self._upsert(objects, batch_size, on_conflict, unique_fields, update_fields)
+        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        for obj in objects:
+            if not isinstance(obj, self.model):
+                raise TypeError(f"bulk_create() takes {self.model.__name__} objects, not {type(obj).__name__}")
+            if "_sx_cols" in obj.__dict__:
+                raise ValueError(f"bulk_create() takes new objects; {obj!r} is already saved (use save())")
+        if not objects:
+            return objects
+        runner = _context.runner_for(self._using)
+        if getattr(runner, "_sx_is_database", False):
+            async with runner.session() as session:
+                await _insert_batches(session, objects, batch_size)
+        else:
+            await _insert_batches(runner, objects, batch_size)
+        return objects
+
+    async def upsert(
+        self,
+        objs: Iterable[M],
+        *,
+        unique_fields: Sequence[str],
+        update_fields: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> list[M]:
+        """INSERT the objects, updating the rows whose ``unique_fields`` already exist.
+
+        The same as ``bulk_create(objs, on_conflict="update", ...)``.
+        """
+        return await self._upsert(list(objs), batch_size, "update", unique_fields, update_fields)
+
+    async def _upsert(
+        self,
+        objects: list[M],
+        batch_size: int | None,
+        on_conflict: str,
+        unique_fields: Sequence[str],
+        update_fields: Sequence[str] | None,
+    ) -> list[M]:
+        if on_conflict not in ("ignore", "update"):
+            raise ValueError(f"on_conflict must be 'ignore' or 'update', not {on_conflict!r}")
+        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        for obj in objects:
+            if not isinstance(obj, self.model):
+                raise TypeError(f"bulk_create() takes {self.model.__name__} objects, not {type(obj).__name__}")
+        if not objects:
+            return objects
+        plan = self._plan
+        unique = check_fields(plan, unique_fields, "unique_fields")
+        if on_conflict == "update" and not unique:
+            unique = plan.pk_names
+        if update_fields is None:
+            given = [n for n in plan.fields if n in objects[0].__dict__]
+            update = tuple(n for n in given if n not in unique and n not in plan.pk_names)
+        else:
+            update = check_fields(plan, update_fields, "update_fields")
+        await _context.runner_for(self._using).bulk_insert(
+            objects,
+            batch_size=batch_size,
+            on_conflict=on_conflict,
+            unique_fields=unique,
+            update_fields=update,
+        )
+        return objects
+
+    async def bulk_update(self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None) -> int:
+        """UPDATE ``fields`` of saved objects to their current values; returns rows matched.
+
+        One ``UPDATE .. SET f = CASE pk WHEN .. END WHERE pk IN (..)`` per batch (Django's
+        form), values bound with each column's type. The objects then count those fields as
+        saved, so a later flush does not write them again; a rollback reverts them.
+        """
+        objects = list(objs)
+        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        plan = self._plan
+        names = check_fields(plan, fields, "bulk_update")
+        if not names:
+            raise ValueError("bulk_update() needs at least one field")
+        if any(n in plan.pk_names for n in names):
+            raise ValueError("bulk_update() cannot change a primary key field")
+        for obj in objects:
+            if not isinstance(obj, self.model):
+                raise TypeError(f"bulk_update() takes {self.model.__name__} objects, not {type(obj).__name__}")
+            if any(obj.__dict__.get(n) is None for n in plan.pk_names):
+                raise ValueError(f"bulk_update() takes saved objects; {obj!r} was never saved")
+        if not objects:
+            return 0
+        count: int = await _context.runner_for(self._using).bulk_update_objects(objects, names, batch_size)
+        return count
+
     async def get_or_create(self, defaults: dict[str, Any] | None = None, **kwargs: Any) -> tuple[M, bool]:
         """``(object, created)``: the one matching ``kwargs``, else a new one with ``defaults``.
 
@@ -932,6 +1054,12 @@ def _explain_mysql(element: Explain, compiler: Any, **kw: Any) -> str:
 @compiles(Explain, "sqlite")
 def _explain_sqlite(element: Explain, compiler: Any, **kw: Any) -> str:
     return _explained(element, compiler, "EXPLAIN QUERY PLAN ", **kw)
+
+
+async def _insert_batches(runner: Any, objects: list[Any], batch_size: int | None) -> None:
+    step = batch_size or len(objects)
+    for start in range(0, len(objects), step):
+        await runner.insert_objects(objects[start : start + step])
 
 
 def _rows_statement(qs: QuerySet[Any]) -> Any:

@@ -39,6 +39,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from . import _context
+from .bulk import OnConflict, bulk_update_statement, upsert_statement
 from .deletion import check_protected_objects, deleted_in_memory
 from .exc import (
     ConfigurationError,
@@ -797,6 +798,90 @@ class Session:
         for obj in objects:
             self.add(obj)
         await self.flush()
+
+    async def bulk_insert(
+        self,
+        objects: list[Model],
+        *,
+        batch_size: int | None = None,
+        on_conflict: OnConflict | None = None,
+        unique_fields: tuple[str, ...] = (),
+        update_fields: tuple[str, ...] = (),
+    ) -> None:
+        """``bulk_create``: without ``on_conflict``, the unit of work's batched INSERTs.
+
+        With ``on_conflict`` the rows go through the dialect's upsert statement and the
+        objects stay transient (the database may have kept another row in their place).
+        """
+        size = batch_size or len(objects) or 1
+        if on_conflict is None:
+            for start in range(0, len(objects), size):
+                for obj in objects[start : start + size]:
+                    self.add(obj)
+                await self.flush()
+            return
+        plan = type(objects[0]).__sx_plan__
+        statement = upsert_statement(self.dialect, plan, on_conflict, unique_fields, update_fields)
+        for obj in objects:
+            validate_changes(obj, [n for n in plan.fields if n in obj.__dict__])
+        rows = [{n: o.__dict__[n] for n in plan.fields if n in o.__dict__} for o in objects]
+        if len({tuple(r) for r in rows}) != 1:
+            raise SessionError(
+                f"bulk_create(on_conflict=...) needs every {plan.model.__name__} to set the same "
+                f"fields (give the defaults explicitly)"
+            )
+        for start in range(0, len(rows), size):
+            await self.execute(statement, rows[start : start + size])
+
+    async def bulk_update_objects(self, objects: list[Model], fields: tuple[str, ...], batch_size: int | None) -> int:
+        """``bulk_update``: one UPDATE per batch; returns the number of rows matched."""
+        async with self._lock:
+            self._check_usable()
+            # Flush everything else first; these objects' own changes are what the bulk
+            # statement writes (their other changed fields stay pending).
+            held = {id(o): o for o in objects if self._dirty.pop(id(o), None) is not None}
+            try:
+                await self._flush_unlocked()
+            finally:
+                self._dirty.update(held)
+            count: int = await self.sa_session.run_sync(self._bulk_update_sync, objects, fields, batch_size)
+            return count
+
+    def _bulk_update_sync(
+        self, sync: SyncSession, objects: list[Model], fields: tuple[str, ...], batch_size: int | None
+    ) -> int:
+        plan = type(objects[0]).__sx_plan__
+        for obj in objects:
+            validate_changes(obj, fields)
+        conn = sync.connection()
+        self._on_primary = True
+        scope = sync.get_nested_transaction() or sync.get_transaction()
+        assert scope is not None
+        journal = self._journals.setdefault(scope, _Journal())
+        size = batch_size or len(objects)
+        count = 0
+        try:
+            for start in range(0, len(objects), size):
+                batch = objects[start : start + size]
+                count += conn.execute(bulk_update_statement(plan, batch, fields)).rowcount
+        except sa_exc.IntegrityError as exc:
+            self._fail_scope(sync, scope, exc)
+            raise IntegrityError(f"{exc.orig}") from exc
+        for obj in objects:
+            d = obj.__dict__
+            if "_sx_cols" not in d:
+                continue
+            if id(obj) not in journal.updated and id(obj) not in journal.inserted:
+                journal.updated[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
+            state = snapshot_of(obj)
+            state.update((n, d[n]) for n in fields)
+            d["_sx_cols"] = tuple(state)
+            d["_sx_vals"] = tuple(state.values())
+            if not changed_fields(obj):
+                self._dirty.pop(id(obj), None)
+        if self.database is not None:
+            self.database._note_write()
+        return count
 
     async def save_object(self, obj: Model) -> None:
         self.add(obj)

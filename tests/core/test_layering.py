@@ -13,7 +13,7 @@ LAYERS = {
     "_typing": 0, "exc": 0, "_context": 0,
     "types": 1, "fields": 1, "_validate": 1,
     "registry": 2, "model": 2,
-    "expressions": 3, "lookups": 3, "query": 3, "aggregates": 3, "relations": 3, "eager": 3, "deletion": 3, "_compile": 3, "_shape": 3,
+    "expressions": 3, "lookups": 3, "query": 3, "aggregates": 3, "relations": 3, "eager": 3, "deletion": 3, "_compile": 3, "bulk": 3, "_shape": 3,
     "identity": 4, "hydrate": 4, "prefetch": 4,
     "session": 5, "database": 5, "_sqlite_driver": 5,
     "migrate": 6, "testing": 6, "cli": 6, "demo": 6,

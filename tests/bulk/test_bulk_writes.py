@@ -1,0 +1,134 @@
+"""bulk_create with conflicts, upsert and bulk_update: rows read back, statements counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+import sqlmodelx as sx
+from sqlmodelx.testing import capture_queries
+
+
+class BulkMember(sx.Model):
+    email: str = sx.Field(max_length=100, unique=True)
+    name: str = sx.Field(max_length=50)
+    score: int = 0
+    seen_at: dt.datetime | None = None
+    tags: list[str] = sx.Field(default_factory=list)
+
+
+UTC = dt.timezone.utc
+
+
+async def _rows(db: sx.Database) -> list[tuple[str, str, int]]:
+    async with db.engine.connect() as conn:
+        result = await conn.execute(
+            sa.select(BulkMember.email, BulkMember.name, BulkMember.score).order_by(BulkMember.email)
+        )
+        return [tuple(r) for r in result]
+
+
+async def test_bulk_create_sets_keys_and_joins_the_session(sx_database: sx.Database) -> None:
+    async with sx_database.session():
+        members = await BulkMember.objects.bulk_create(
+            [BulkMember(email=f"m{i}@x", name=f"m{i}") for i in range(25)], batch_size=10
+        )
+        assert all(m.id is not None for m in members)
+        assert len({m.id for m in members}) == 25
+        assert await BulkMember.objects.get(email="m3@x") is members[3]
+    assert len(await _rows(sx_database)) == 25
+
+
+async def test_on_conflict_ignore_keeps_existing_rows(sx_database: sx.Database) -> None:
+    await BulkMember.objects.create(email="a@x", name="old", score=1)
+    await BulkMember.objects.bulk_create(
+        [BulkMember(email="a@x", name="new", score=9), BulkMember(email="b@x", name="b", score=2)],
+        on_conflict="ignore",
+        unique_fields=["email"],
+    )
+    assert await _rows(sx_database) == [("a@x", "old", 1), ("b@x", "b", 2)]
+
+
+async def test_on_conflict_update_and_upsert(sx_database: sx.Database) -> None:
+    await BulkMember.objects.create(email="a@x", name="old", score=1)
+    await BulkMember.objects.bulk_create(
+        [BulkMember(email="a@x", name="new", score=9), BulkMember(email="b@x", name="b", score=2)],
+        on_conflict="update",
+        unique_fields=["email"],
+        update_fields=["name"],
+    )
+    assert await _rows(sx_database) == [("a@x", "new", 1), ("b@x", "b", 2)]
+    await BulkMember.objects.upsert(
+        [BulkMember(email="b@x", name="bee", score=5), BulkMember(email="c@x", name="c", score=3)],
+        unique_fields=["email"],
+    )
+    assert await _rows(sx_database) == [("a@x", "new", 1), ("b@x", "bee", 5), ("c@x", "c", 3)]
+
+
+async def test_bulk_update_is_one_statement_per_batch(sx_database: sx.Database) -> None:
+    at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    async with sx_database.session():
+        members = await BulkMember.objects.bulk_create(
+            [BulkMember(email=f"m{i}@x", name=f"m{i}") for i in range(12)]
+        )
+        for i, m in enumerate(members):
+            m.score = i * 10
+            m.seen_at = at
+            m.tags = [f"t{i}"]
+        with capture_queries(sx_database) as log:
+            matched = await BulkMember.objects.bulk_update(members, ["score", "seen_at", "tags"], batch_size=5)
+        assert matched == 12
+        assert [q.statement.split()[0] for q in log] == ["UPDATE"] * 3
+        with capture_queries(sx_database) as log:
+            pass
+    assert not [q for q in log if q.statement.startswith("UPDATE")]  # nothing left to flush
+    again = await BulkMember.objects.order_by("id")
+    assert [m.score for m in again] == [i * 10 for i in range(12)]
+    assert all(m.seen_at == at for m in again) and again[4].tags == ["t4"]
+
+
+async def test_commit_after_bulk_update_writes_only_other_changes(sx_database: sx.Database) -> None:
+    async with sx_database.session():
+        member = await BulkMember.objects.create(email="a@x", name="a")
+    async with sx_database.session() as s:
+        member = await BulkMember.objects.get(email="a@x")
+        member.score = 7
+        member.name = "changed later"
+        await BulkMember.objects.bulk_update([member], ["score"])
+        with capture_queries(sx_database) as log:
+            await s.flush()
+        (update,) = log.statements
+        assert "name" in update and "score" not in update.split("WHERE")[0]
+    assert await _rows(sx_database) == [("a@x", "changed later", 7)]
+
+
+async def test_rollback_undoes_bulk_update_in_memory(sx_database: sx.Database) -> None:
+    await BulkMember.objects.create(email="a@x", name="a", score=1)
+    with pytest.raises(RuntimeError):
+        async with sx_database.session():
+            member = await BulkMember.objects.get(email="a@x")
+            member.score = 99
+            await BulkMember.objects.bulk_update([member], ["score"])
+            raise RuntimeError("boom")
+    assert member.score == 1
+    assert await _rows(sx_database) == [("a@x", "a", 1)]
+
+
+async def test_bad_bulk_input(sx_database: sx.Database) -> None:
+    saved = await BulkMember.objects.create(email="a@x", name="a")
+    with pytest.raises(sx.FieldError, match="nmae"):
+        await BulkMember.objects.bulk_update([saved], ["nmae"])
+    with pytest.raises(ValueError, match="primary key"):
+        await BulkMember.objects.bulk_update([saved], ["id"])
+    with pytest.raises(ValueError, match="never saved"):
+        await BulkMember.objects.bulk_update([BulkMember(email="n@x", name="n")], ["name"])
+    with pytest.raises(ValueError, match="on_conflict"):
+        await BulkMember.objects.bulk_create([BulkMember(email="n@x", name="n")], on_conflict="replace")  # type: ignore[arg-type]
+    saved.name = "x" * 51
+    with pytest.raises(sx.ValidationError):
+        await BulkMember.objects.bulk_update([saved], ["name"])
+    with pytest.raises(sx.ValidationError):
+        BulkMember(email="bad@x", name="y" * 51)  # caught before any bulk call can send it
+    assert await _rows(sx_database) == [("a@x", "a", 0)]
