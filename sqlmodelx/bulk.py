@@ -62,14 +62,14 @@ def upsert_statement(
             set_={plan.fields[f].column.name: insert.excluded[plan.fields[f].column.key] for f in update_fields},
         )
     if name in ("mysql", "mariadb"):
-        insert = mysql.insert(table)
+        upsert = mysql.insert(table)
         if mode == "ignore":
             # A no-op assignment keeps the existing row; unlike INSERT IGNORE it does not
             # turn other errors (bad values, truncation) into warnings.
             pk = plan.fields[plan.pk_names[0]].column
-            return insert.on_duplicate_key_update({pk.name: pk})
-        return insert.on_duplicate_key_update(
-            {plan.fields[f].column.name: insert.inserted[plan.fields[f].column.key] for f in update_fields}
+            return upsert.on_duplicate_key_update({pk.name: pk})
+        return upsert.on_duplicate_key_update(
+            {plan.fields[f].column.name: upsert.inserted[plan.fields[f].column.key] for f in update_fields}
         )
     raise NotSupportedError(f"{name} has no upsert statement that sqlmodelx knows")
 

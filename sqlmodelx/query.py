@@ -51,7 +51,10 @@ MAX_GET_RESULTS = 21
 IN_BULK_CHUNK = 10_000
 
 
-def _not_sliced(method: Callable[..., Any]) -> Callable[..., Any]:
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _not_sliced(method: _Method) -> _Method:
     """Django's rule: a sliced query cannot be filtered, reordered or made distinct."""
 
     @functools.wraps(method)
@@ -65,7 +68,7 @@ def _not_sliced(method: Callable[..., Any]) -> Callable[..., Any]:
             )
         return method(self, *args, **kwargs)
 
-    return guarded
+    return guarded  # type: ignore[return-value]
 
 
 class QuerySet(Generic[M]):
