@@ -11,15 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 SAMPLE = HERE / "sample_typed.py"
 
 
 def test_mypy_strict_on_package_and_sample(tmp_path: Path) -> None:
-    pytest.importorskip("mypy")
     done = subprocess.run(
         [
             sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
