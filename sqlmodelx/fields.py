@@ -42,7 +42,7 @@ _ON_UPDATE = {"CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"}
 
 def utcnow() -> dt.datetime:
     """The current time as an aware UTC datetime (use as ``default_factory=sx.utcnow``)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(eq=False)

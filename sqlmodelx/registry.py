@@ -9,7 +9,7 @@ models, when a target never appeared.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .exc import ConfigurationError
 

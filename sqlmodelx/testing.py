@@ -21,6 +21,7 @@ Loaded automatically (entry point ``pytest11``). It provides:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -191,10 +192,8 @@ def _setup_backends() -> None:
 def _teardown_backends() -> None:
     for backend in _backends.values():
         if backend.scratch and backend.admin_url is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort at exit
                 asyncio.run(_drop_scratch(backend.admin_url, backend.name, backend.scratch))
-            except Exception:  # noqa: BLE001,S110 - best effort at exit
-                pass
         if backend.container is not None:
             backend.container.stop()
         if backend.tmpdir:

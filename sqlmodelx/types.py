@@ -17,7 +17,7 @@ from sqlalchemy.types import TypeEngine
 
 __all__ = ["UTCDateTime", "Duration", "PreciseTime", "JSONType", "DecimalType", "json_type"]
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):

@@ -19,7 +19,7 @@ class BulkMember(sx.Model):
     tags: list[str] = sx.Field(default_factory=list)
 
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 async def _rows(db: sx.Database) -> list[tuple[str, str, int]]:

@@ -73,7 +73,7 @@ async def test_every_type_round_trips(sx_database: sx.Database) -> None:
     # And through sqlmodelx itself (no identity map outside a session: a fresh object).
     again = await CoreEverything.objects.get(id=obj.id)
     assert again is not obj
-    assert again.at == values["at"] and again.at.tzinfo == dt.timezone.utc
+    assert again.at == values["at"] and again.at.tzinfo == dt.UTC
     assert again.color is Color.GREEN and again.doc == values["doc"] and again.blob == values["blob"]
     assert again.price == Decimal("12345678.1200") and str(again.price) == "12345678.1200"
 
@@ -84,11 +84,11 @@ async def test_nulls_and_defaults_round_trip(sx_database: sx.Database) -> None:
     assert (again.at, again.day, again.clock, again.span, again.blob, again.token) == (None,) * 6
     assert again.doc == {} and again.items == []
     assert again.color is Color.RED and again.flag is False and again.price == Decimal("0")
-    assert again.created_at.tzinfo == dt.timezone.utc
+    assert again.created_at.tzinfo == dt.UTC
     assert abs((sx.utcnow() - again.created_at).total_seconds()) < 60
 
 
 async def test_aware_filter_matches_the_same_instant(sx_database: sx.Database) -> None:
-    at = dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
     await CoreEverything.objects.create(i=1, s_short="a", at=at)
     assert await CoreEverything.objects.filter(at=at.astimezone(NEW_YORK)).count() == 1

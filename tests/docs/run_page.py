@@ -33,9 +33,12 @@ def _metadatas(namespace: dict[str, object]) -> list[sa.MetaData]:
     found = [sx.Model.metadata]
     for value in namespace.values():
         candidate = value if isinstance(value, sa.MetaData) else getattr(value, "metadata", None)
-        if isinstance(value, (sa.MetaData, type)) and isinstance(candidate, sa.MetaData):
-            if all(candidate is not m for m in found):
-                found.append(candidate)
+        if (
+            isinstance(value, (sa.MetaData, type))
+            and isinstance(candidate, sa.MetaData)
+            and all(candidate is not m for m in found)
+        ):
+            found.append(candidate)
     return found
 
 

@@ -26,7 +26,7 @@ def test_mypy_strict_on_package_and_sample(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=HERE, timeout=600,
     )
     lines = done.stdout.splitlines()
-    package_errors = [l for l in lines if l.startswith(("sqlmodelx/", str(ROOT / "sqlmodelx")))]
+    package_errors = [line for line in lines if line.startswith(("sqlmodelx/", str(ROOT / "sqlmodelx")))]
     assert not package_errors, "\n".join(package_errors)
     by_line: dict[int, list[str]] = {}
     for line in lines:
