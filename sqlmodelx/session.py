@@ -25,6 +25,7 @@ How the pieces fit:
 from __future__ import annotations
 
 import asyncio
+import operator
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
@@ -39,6 +40,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from . import _context
+from ._insert import insert_returning_keys
 from .bulk import OnConflict, bulk_update_statement, upsert_statement
 from .deletion import check_protected_objects, deleted_in_memory
 from .exc import (
@@ -436,6 +438,8 @@ class Session:
         dirty = list(self._dirty.values())
         walk = [*new, *dirty]
         for obj in walk:  # grows while it runs: a new parent's own new parent is added too
+            if not type(obj).__sx_plan__.relations:
+                continue
             for target in _unsaved_related(obj):
                 if id(target) not in self._new:
                     self.add(target)
@@ -444,9 +448,12 @@ class Session:
         mysql = self.dialect.name in ("mysql", "mariadb")
         for obj in new:
             plan = type(obj).__sx_plan__
-            d = obj.__dict__
-            waiting = _keys_from_unsaved(obj)
-            validate_changes(obj, [n for n in plan.fields if n in d and n not in waiting])
+            if plan.relations:
+                d = obj.__dict__
+                waiting = _keys_from_unsaved(obj)
+                validate_changes(obj, [n for n in plan.fields if n in d and n not in waiting])
+            else:
+                validate_changes(obj, plan.field_names)  # the fields it does not hold are skipped
             if mysql:
                 _reject_zero_autoincrement(obj)
         for obj in dirty:
@@ -484,22 +491,51 @@ class Session:
             batch = by_table[table]
             plan = type(batch[0]).__sx_plan__
             table_map = imap.for_plan(plan)
+            fields = plan.field_names
+            related = bool(plan.relations)
             for wave in _self_reference_waves(plan, batch):
                 groups: dict[tuple[str, ...], list[Model]] = {}
                 for obj in wave:
-                    _sync_foreign_keys(obj)
-                    d = obj.__dict__
-                    groups.setdefault(tuple(n for n in plan.fields if n in d), []).append(obj)
+                    if related:
+                        _sync_foreign_keys(obj)
+                    groups.setdefault(tuple(filter(obj.__dict__.__contains__, fields)), []).append(obj)
                 for names, group in groups.items():
                     assigned = _insert_group(conn, plan, names, group)
-                    for obj in group:
-                        mark_persistent(obj)
-                        d = obj.__dict__
-                        d["_sx_session"] = self
-                        table_map[plan.pk_of(d)] = weakref.ref(obj)
-                        journal.inserted[id(obj)] = (obj, assigned)
-                        self._new.pop(id(obj), None)
+                    self._inserted(plan, table_map, group, names, assigned, journal)
                     imap.note_inserts(len(group))
+
+    def _inserted(
+        self,
+        plan: ModelPlan,
+        table_map: dict[Any, Any],
+        group: list[Model],
+        names: tuple[str, ...],
+        assigned: tuple[str, ...],
+        journal: _Journal,
+    ) -> None:
+        """Objects just INSERTed: persistent, in the identity map, journalled, no longer new.
+
+        Their database state is ``names`` plus the ``assigned`` fields, read with one
+        ``itemgetter`` per group (``mark_persistent`` for an object lacking an assigned field).
+        """
+        persisted = tuple(n for n in plan.fields if n in names or n in assigned)
+        values_of = operator.itemgetter(*persisted)
+        single = len(persisted) == 1
+        key_name = plan.pk_names[0] if len(plan.pk_names) == 1 else None
+        inserted, pending, ref = journal.inserted, self._new, weakref.ref
+        for obj in group:
+            d = obj.__dict__
+            try:
+                values = values_of(d)
+            except KeyError:
+                mark_persistent(obj)
+            else:
+                d["_sx_cols"] = persisted
+                d["_sx_vals"] = (values,) if single else values
+            d["_sx_session"] = self
+            table_map[d.get(key_name) if key_name is not None else plan.pk_of(d)] = ref(obj)
+            inserted[id(obj)] = (obj, assigned)
+            pending.pop(id(obj), None)
 
     def _write_updates(self, conn: sa.Connection, objects: list[Model], journal: _Journal) -> None:
         groups: dict[tuple[ModelPlan, tuple[str, ...]], list[Model]] = {}
@@ -1155,19 +1191,28 @@ def _insert_group(conn: sa.Connection, plan: ModelPlan, names: tuple[str, ...], 
     ``sort_by_parameter_order`` where the dialect has an implicit sentinel (PostgreSQL,
     MariaDB); RETURNING matched by client-side keys; on SQLite RETURNING sorted by the
     rowid, which SQLite assigns in ascending order within one statement (NOTES 9).
-    One statement per row otherwise.
+    One statement per row otherwise. A batch whose only database-assigned value is an
+    integer autoincrement key goes through ``_insert.py`` where the backend allows
+    (PostgreSQL's unnest, SQLite's multi-row VALUES): one statement per chunk.
     """
     table = plan.table
     dialect = conn.dialect
-    rows = [{n: o.__dict__[n] for n in names} for o in group]
     missing = tuple(n for n in plan.fields if n not in names and plan.fields[n].auto)
+    auto_pk = table.autoincrement_column
+    only_key = len(missing) == 1 and auto_pk is not None and plan.fields[missing[0]].column is auto_pk
+    if only_key and len(group) > 1 and isinstance(auto_pk.type, sa.Integer):  # type: ignore[union-attr]
+        keys = insert_returning_keys(conn, plan, names, group, missing[0])
+        if keys is not None:
+            for obj, key in zip(group, keys, strict=True):
+                obj.__dict__[missing[0]] = key
+            return missing
+    rows = [{n: o.__dict__[n] for n in names} for o in group]
     if not missing:
         conn.execute(sa.insert(table), rows if len(rows) > 1 else rows[0])
         return ()
     returning = [plan.fields[n].column for n in missing]
     if len(rows) > 1 and dialect.insert_returning and dialect.use_insertmanyvalues:
         pk_given = all(n in names for n in plan.pk_names)
-        auto_pk = table.autoincrement_column
         if pk_given:
             pk_columns = [plan.fields[n].column for n in plan.pk_names]
             result = conn.execute(sa.insert(table).returning(*pk_columns, *returning), rows)
