@@ -8,9 +8,9 @@ per chunk, its parameters built column by column:
 
 - PostgreSQL (asyncpg): ``INSERT .. SELECT .. FROM unnest($1::T[], ..) WITH ORDINALITY AS
   u(.., n) ORDER BY n RETURNING key``, one array per column, 10,000 rows a statement;
-- SQLite: ``INSERT .. VALUES (?, ..), (?, ..) .. RETURNING key`` with flat parameters, as
-  many rows as the dialect's parameter limit allows (1,000 at most), its text cached per
-  row count.
+- SQLite and MariaDB: ``INSERT .. VALUES (?, ..), (?, ..) .. RETURNING key`` with flat
+  parameters, as many rows as the dialect's parameter limit allows (1,000 at most), its
+  text cached per row count. (MySQL has no RETURNING: SQLAlchemy's path.)
 
 The keys come back in no promised order; they are *assigned* in row order (the sequence
 follows the ``ORDER BY``; SQLite gives each row the next rowid), so the keys sorted are the
@@ -48,7 +48,10 @@ def insert_returning_keys(
     dialect = conn.dialect
     if dialect.name == "postgresql" and dialect.driver == "asyncpg" and dialect.paramstyle == "numeric_dollar":
         chunk, build = PG_CHUNK, _unnest_statement
-    elif dialect.name == "sqlite" and dialect.paramstyle == "qmark" and dialect.insert_returning:
+    elif dialect.insert_returning and (
+        (dialect.name == "sqlite" and dialect.paramstyle == "qmark")
+        or (getattr(dialect, "is_mariadb", False) and dialect.paramstyle == "format")
+    ):
         chunk = min(dialect.insertmanyvalues_page_size, dialect.insertmanyvalues_max_parameters // max(len(names), 1))
         build = _values_statement
     else:
@@ -58,6 +61,8 @@ def insert_returning_keys(
     columns = _plain_columns(dialect, plan, names)
     if columns is None:
         return None
+    if dialect.paramstyle == "format" and "%" in "".join((plan.table.name, plan.fields[key].column.name, *(q for q, _, _ in columns))):
+        return None  # a name with % in it would be read as a placeholder
     keys: list[Any] = []
     for start in range(0, len(group), chunk):
         part = group[start : start + chunk]
@@ -126,11 +131,13 @@ def _values_statement(
     statement = texts.get(text_key)
     if statement is None:
         preparer = dialect.identifier_preparer
-        one = "(" + ", ".join("?" * len(columns)) + ")"
-        statement = (
-            f"INSERT INTO {preparer.format_table(plan.table)} ({', '.join(q for q, _, _ in columns)}) "
-            f"VALUES {', '.join([one] * len(part))} RETURNING {preparer.quote(plan.fields[key].column.name)}"
+        head = (
+            f"INSERT INTO {preparer.format_table(plan.table)} ({', '.join(q for q, _, _ in columns)}) VALUES "
         )
+        tail = f" RETURNING {preparer.quote(plan.fields[key].column.name)}"
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        one = "(" + ", ".join([mark] * len(columns)) + ")"
+        statement = head + ", ".join([one] * len(part)) + tail
         if len(texts) > 64:
             texts.clear()
         texts[text_key] = statement
