@@ -480,8 +480,8 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
         if isinstance(value, ForeignKeyInfo) or is_model or (
             isinstance(annotation, str) and registry.lookup(str(target), None) is not None
         ):
-            info = value if isinstance(value, ForeignKeyInfo) else ForeignKeyInfo()
-            relations.append((attr, info.to if info.to is not None else target, info, nullable))
+            fk_spec = value if isinstance(value, ForeignKeyInfo) else ForeignKeyInfo()
+            relations.append((attr, fk_spec.to if fk_spec.to is not None else target, fk_spec, nullable))
             continue
         info = value if isinstance(value, FieldInfo) else FieldInfo(default=value)
         if info.sa_column is not None:
@@ -548,18 +548,18 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
     # Foreign key columns need the target's key type, so they are added when the target
     # exists; a plain nullable placeholder keeps the column order stable meanwhile.
     fk_columns: list[tuple[str, sa.Column[Any], ForeignKeyInfo, bool, Any]] = []
-    for attr, target, info, nullable in relations:
-        column_name = info.db_column or f"{attr}_id"
+    for attr, target, fk_decl, nullable in relations:
+        column_name = fk_decl.db_column or f"{attr}_id"
         column = sa.Column(
             column_name,
             key=f"{attr}_id",
-            primary_key=info.primary_key,
+            primary_key=fk_decl.primary_key,
             nullable=nullable,
-            index=(info.index and not info.unique and not info.primary_key) or None,
-            unique=info.unique or None,
+            index=(fk_decl.index and not fk_decl.unique and not fk_decl.primary_key) or None,
+            unique=fk_decl.unique or None,
         )
         columns.append(column)
-        fk_columns.append((attr, column, info, nullable, target))
+        fk_columns.append((attr, column, fk_decl, nullable, target))
 
     table = sa.Table(tablename, metadata, *columns, *positional, **keyword)
     table.info["sqlmodelx_model"] = cls
@@ -577,8 +577,8 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
         plan.fields[attr] = spec
         if info.version:
             plan.version_field = attr
-    for attr, column, info, nullable, _target in fk_columns:
-        fk_info = FieldInfo(default=None if nullable else info.default, primary_key=info.primary_key)
+    for attr, column, fk_decl, nullable, _target in fk_columns:
+        fk_info = FieldInfo(default=None if nullable else fk_decl.default, primary_key=fk_decl.primary_key)
         spec = FieldSpec(f"{attr}_id", column, Any, fk_info, nullable, _fk_coercer(nullable), relation=attr)
         plan.fields[f"{attr}_id"] = spec
     plan.pk_names = tuple(c.key for c in table.primary_key.columns)
@@ -590,9 +590,9 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
             setattr(cls, attr, _ForeignKeyColumnAttribute(attr, spec.column, name, spec.relation))
         else:
             setattr(cls, attr, _ColumnAttribute(attr, spec.column, name))
-    for attr, column, info, nullable, target in fk_columns:
+    for attr, column, fk_decl, nullable, target in fk_columns:
         target_name = target if isinstance(target, str) else target.__name__
-        rel = RelationSpec(attr, cls, target_name, f"{attr}_id", info, nullable)
+        rel = RelationSpec(attr, cls, target_name, f"{attr}_id", fk_decl, nullable)
         plan.relations[attr] = rel
         setattr(cls, attr, _RelationAttribute(rel))
         registry.when_defined(
@@ -601,15 +601,15 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
             attr,
             _fk_binder(rel, column),
         )
-    for attr, target, info in m2m:
+    for attr, target, m2m_decl in m2m:
         if not _many_to_many_hooks:
             raise ConfigurationError(f"{name}.{attr}: many-to-many relations are not available yet")
-        _many_to_many_hooks[0](cls, attr, target, info)
+        _many_to_many_hooks[0](cls, attr, target, m2m_decl)
 
-    cls.DoesNotExist = type(  # type: ignore[attr-defined]
+    cls.DoesNotExist = type(
         "DoesNotExist", (ObjectDoesNotExist,), {"__module__": cls.__module__, "__qualname__": f"{name}.DoesNotExist"}
     )
-    cls.MultipleObjectsReturned = type(  # type: ignore[attr-defined]
+    cls.MultipleObjectsReturned = type(
         "MultipleObjectsReturned",
         (MultipleObjectsReturned,),
         {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"},
@@ -684,6 +684,8 @@ class Model(metaclass=ModelMeta):
     objects: ClassVar[_Objects] = _Objects()
 
     if TYPE_CHECKING:
+        #: The implicit primary key most models have (a model may declare another key).
+        id: int = Field(default=None)
         __table__: ClassVar[sa.Table]
         __tablename__: ClassVar[str]
         __sx_plan__: ClassVar[ModelPlan]
