@@ -57,10 +57,13 @@ def upsert_statement(
             return insert.on_conflict_do_nothing(index_elements=targets)
         if not targets:
             raise NotSupportedError(f"{name}: an upsert needs unique_fields= (the conflict target)")
-        return insert.on_conflict_do_update(
-            index_elements=targets,
-            set_={plan.fields[f].column.name: insert.excluded[plan.fields[f].column.key] for f in update_fields},
-        )
+        assignments: dict[str, Any] = {
+            plan.fields[f].column.name: insert.excluded[plan.fields[f].column.key]
+            for f in update_fields
+            if f != plan.version_field
+        }
+        assignments.update(_version_bump(plan))
+        return insert.on_conflict_do_update(index_elements=targets, set_=assignments)
     if name in ("mysql", "mariadb"):
         upsert = mysql.insert(table)
         if mode == "ignore":
@@ -68,26 +71,46 @@ def upsert_statement(
             # turn other errors (bad values, truncation) into warnings.
             pk = plan.fields[plan.pk_names[0]].column
             return upsert.on_duplicate_key_update({pk.name: pk})
-        return upsert.on_duplicate_key_update(
-            {plan.fields[f].column.name: upsert.inserted[plan.fields[f].column.key] for f in update_fields}
-        )
+        changes: dict[str, Any] = {
+            plan.fields[f].column.name: upsert.inserted[plan.fields[f].column.key]
+            for f in update_fields
+            if f != plan.version_field
+        }
+        changes.update(_version_bump(plan))
+        return upsert.on_duplicate_key_update(changes)
     raise NotSupportedError(f"{name} has no upsert statement that sqlmodelx knows")
 
 
-def bulk_update_statement(plan: ModelPlan, objects: Sequence[Model], fields: tuple[str, ...]) -> Any:
+def _version_bump(plan: ModelPlan) -> dict[str, Any]:
+    """``version = version + 1`` for a model with a ``sx.VersionField`` (else nothing)."""
+    if plan.version_field is None:
+        return {}
+    column = plan.fields[plan.version_field].column
+    return {column.name: column + 1}
+
+
+def bulk_update_statement(
+    plan: ModelPlan, objects: Sequence[Model], fields: tuple[str, ...], versions: Sequence[Any] = ()
+) -> Any:
     """One ``UPDATE .. SET f = CASE pk WHEN .. THEN .. END WHERE pk IN (..)`` for a batch.
 
     Values are bound with each column's type, so type processing (UTC datetimes, JSON,
-    enums) is the same as for a single UPDATE.
+    enums) is the same as for a single UPDATE. With a ``sx.VersionField`` the rows must
+    still have ``versions`` (``WHERE (pk, version) IN (...)``) and the version is bumped.
     """
     if len(plan.pk_names) != 1:
         raise NotSupportedError(f"{plan.model.__name__} has a composite primary key: bulk_update needs a single one")
     pk_name = plan.pk_names[0]
     pk = plan.fields[pk_name].column
     keys = [obj.__dict__[pk_name] for obj in objects]
-    values = {}
+    values: dict[str, Any] = {}
     for name in fields:
         column = plan.fields[name].column
         whens = [(sa.literal(key, pk.type), sa.literal(obj.__dict__[name], column.type)) for key, obj in zip(keys, objects, strict=True)]
         values[column.key] = sa.case(*((pk == k, v) for k, v in whens), else_=column)
-    return sa.update(plan.table).where(pk.in_(keys)).values(values)
+    if plan.version_field is None:
+        return sa.update(plan.table).where(pk.in_(keys)).values(values)
+    version = plan.fields[plan.version_field].column
+    values[version.key] = version + 1
+    pairs = list(zip(keys, versions, strict=True))
+    return sa.update(plan.table).where(sa.tuple_(pk, version).in_(pairs)).values(values)

@@ -802,7 +802,8 @@ class QuerySet(Generic[M]):
             unique = plan.pk_names
         if update_fields is None:
             given = [n for n in plan.fields if n in objects[0].__dict__]
-            update = tuple(n for n in given if n not in unique and n not in plan.pk_names)
+            skip = {*unique, *plan.pk_names, plan.version_field}
+            update = tuple(n for n in given if n not in skip)
         else:
             update = check_fields(plan, update_fields, "update_fields")
         await _context.runner_for(self._using).bulk_insert(
@@ -830,6 +831,8 @@ class QuerySet(Generic[M]):
             raise ValueError("bulk_update() needs at least one field")
         if any(n in plan.pk_names for n in names):
             raise ValueError("bulk_update() cannot change a primary key field")
+        if plan.version_field in names:
+            raise ValueError(f"bulk_update() bumps {plan.version_field} itself; leave it out of fields")
         for obj in objects:
             if not isinstance(obj, self.model):
                 raise TypeError(f"bulk_update() takes {self.model.__name__} objects, not {type(obj).__name__}")

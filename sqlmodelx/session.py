@@ -895,14 +895,30 @@ class Session:
         assert scope is not None
         journal = self._journals.setdefault(scope, _Journal())
         size = batch_size or len(objects)
+        version = plan.version_field
+        versions = [snapshot_of(o).get(version) for o in objects] if version else []
         count = 0
         try:
             for start in range(0, len(objects), size):
                 batch = objects[start : start + size]
-                count += conn.execute(bulk_update_statement(plan, batch, fields)).rowcount
-        except sa_exc.IntegrityError as exc:
+                expected = versions[start : start + size]
+                matched = conn.execute(bulk_update_statement(plan, batch, fields, expected)).rowcount
+                if version is not None and matched != len(batch):
+                    raise StaleObjectError(
+                        f"bulk_update: {len(batch) - matched} of {len(batch)} {plan.model.__name__} rows "
+                        f"were changed by another transaction (their {version} moved on) or deleted; "
+                        f"nothing was written: reload them and apply the change again"
+                    )
+                count += matched
+        except (sa_exc.IntegrityError, StaleObjectError) as exc:
             self._fail_scope(sync, scope, exc)
-            raise IntegrityError(f"{exc.orig}") from exc
+            if isinstance(exc, sa_exc.IntegrityError):
+                raise IntegrityError(f"{plan.model.__name__}: {exc.orig}") from exc
+            raise
+        if version is not None:
+            for obj, old in zip(objects, versions, strict=True):
+                obj.__dict__[version] = (old or 0) + 1
+            fields = (*fields, version)
         for obj in objects:
             d = obj.__dict__
             if "_sx_cols" not in d:

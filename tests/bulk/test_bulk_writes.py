@@ -132,3 +132,43 @@ async def test_bad_bulk_input(sx_database: sx.Database) -> None:
     with pytest.raises(sx.ValidationError):
         BulkMember(email="bad@x", name="y" * 51)  # caught before any bulk call can send it
     assert await _rows(sx_database) == [("a@x", "a", 0)]
+
+
+class BulkVersioned(sx.Model):
+    code: str = sx.Field(max_length=10, unique=True)
+    amount: int = 0
+    version: int = sx.VersionField()
+
+
+async def _versions(db: sx.Database) -> list[tuple[str, int, int]]:
+    async with db.engine.connect() as conn:
+        result = await conn.execute(
+            sa.select(BulkVersioned.code, BulkVersioned.amount, BulkVersioned.version).order_by(BulkVersioned.code)
+        )
+        return [tuple(r) for r in result]
+
+
+async def test_bulk_update_checks_and_bumps_the_version(sx_database: sx.Database) -> None:
+    await BulkVersioned.objects.bulk_create([BulkVersioned(code="a"), BulkVersioned(code="b")])
+    first = await BulkVersioned.objects.order_by("code")
+    stale = await BulkVersioned.objects.order_by("code")
+    for row in first:
+        row.amount = 5
+    assert await BulkVersioned.objects.bulk_update(first, ["amount"]) == 2
+    assert [r.version for r in first] == [2, 2]
+    assert await _versions(sx_database) == [("a", 5, 2), ("b", 5, 2)]
+    for row in stale:
+        row.amount = 99
+    with pytest.raises(sx.StaleObjectError, match="nothing was written"):
+        await BulkVersioned.objects.bulk_update(stale, ["amount"])
+    assert await _versions(sx_database) == [("a", 5, 2), ("b", 5, 2)]
+    with pytest.raises(ValueError, match="bumps version itself"):
+        await BulkVersioned.objects.bulk_update(first, ["version"])
+
+
+async def test_upsert_bumps_the_version_instead_of_resetting_it(sx_database: sx.Database) -> None:
+    row = await BulkVersioned.objects.create(code="a", amount=1)
+    row.amount = 2
+    await row.save()
+    await BulkVersioned.objects.upsert([BulkVersioned(code="a", amount=7)], unique_fields=["code"])
+    assert await _versions(sx_database) == [("a", 7, 3)]
