@@ -908,10 +908,43 @@ class QuerySet(Generic[M]):
                 return await self._create_guarded(params), True
             except IntegrityError:
                 obj = await locked.get(**kwargs)
-        for key, value in (defaults or {}).items():
-            setattr(obj, key, value() if callable(value) else value)
-        await _context.runner_for(self._using).save_object(obj)
+        updates = self._checked_updates(defaults or {})
+        previous = {key: obj.__dict__[key] for key in updates if key in obj.__dict__}
+        for key, value in updates.items():
+            setattr(obj, key, value)
+        try:
+            await _context.runner_for(self._using).save_object(obj)
+        except BaseException:
+            for key in updates:  # leave no half-applied defaults behind
+                if key in previous:
+                    setattr(obj, key, previous[key])
+                else:
+                    obj.__dict__.pop(key, None)
+            raise
         return obj, False
+
+    def _checked_updates(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """``update_or_create`` defaults: names resolved, values checked, nothing applied yet."""
+        plan = self._plan
+        updates: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for key, raw in defaults.items():
+            value = raw() if callable(raw) else raw
+            if key == "pk" and len(plan.pk_names) == 1:
+                key = plan.pk_names[0]
+            if key in plan.relations:
+                updates[key] = value
+                continue
+            spec = plan.fields.get(key)
+            if spec is None:
+                raise field_error(plan, key, "update_or_create defaults")
+            try:
+                updates[key] = spec.coerce(value)
+            except (TypeError, ValueError) as exc:
+                errors.append({"field": key, "value": value, "message": str(exc)})
+        if errors:
+            raise ValidationError(self.model.__name__, errors)
+        return updates
 
     async def update(self, **values: Any) -> int:
         """ONE ``UPDATE`` of every matching row; returns the number of rows matched.

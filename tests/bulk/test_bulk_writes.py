@@ -172,3 +172,18 @@ async def test_upsert_bumps_the_version_instead_of_resetting_it(sx_database: sx.
     await row.save()
     await BulkVersioned.objects.upsert([BulkVersioned(code="a", amount=7)], unique_fields=["code"])
     assert await _versions(sx_database) == [("a", 7, 3)]
+
+
+async def test_update_or_create_checks_defaults_before_touching_the_object(sx_database: sx.Database) -> None:
+    await BulkMember.objects.create(email="a@x", name="a", score=1)
+    async with sx_database.session():
+        member = await BulkMember.objects.get(email="a@x")
+        with pytest.raises(sx.ValidationError, match="score"):
+            await BulkMember.objects.update_or_create(email="a@x", defaults={"score": "zz"})
+        assert member.score == 1
+        with pytest.raises(sx.FieldError, match="nmae"):
+            await BulkMember.objects.update_or_create(email="a@x", defaults={"nmae": 1})
+        assert "nmae" not in member.__dict__
+        updated, created = await BulkMember.objects.update_or_create(email="a@x", defaults={"score": "5"})
+        assert updated is member and not created and member.score == 5
+    assert await _rows(sx_database) == [("a@x", "a", 5)]
