@@ -321,6 +321,10 @@ class Database:
     def _next_replica(self) -> AsyncEngine:
         return self.replicas[next(self._round_robin) % len(self.replicas)]
 
+    def use_primary(self) -> None:
+        """This task's reads go to the primary for ``sticky_for`` seconds (a write is coming)."""
+        self._note_write()
+
     def _note_write(self) -> None:
         """The current task wrote: its reads outside a session stay on the primary a while."""
         if self.replicas:

@@ -847,8 +847,10 @@ class QuerySet(Generic[M]):
         """``(object, created)``: the one matching ``kwargs``, else a new one with ``defaults``.
 
         The INSERT runs in a savepoint inside a session, so losing a race to a concurrent
-        insert (a unique constraint) reads the winner instead of failing.
+        insert (a unique constraint) reads the winner instead of failing. Both reads go to
+        the primary: a replica that lags would miss the row it is about to conflict with.
         """
+        _context.runner_for(self._using).use_primary()
         try:
             return await self.get(**kwargs), False
         except self.model.DoesNotExist:
@@ -898,7 +900,9 @@ class QuerySet(Generic[M]):
     async def _update_or_create(
         self, defaults: dict[str, Any] | None, create_defaults: dict[str, Any] | None, kwargs: dict[str, Any]
     ) -> tuple[M, bool]:
-        dialect = _context.runner_for(self._using).dialect
+        runner = _context.runner_for(self._using)
+        runner.use_primary()
+        dialect = runner.dialect
         locked = self.select_for_update() if dialect.name != "sqlite" else self
         try:
             obj = await locked.get(**kwargs)

@@ -730,6 +730,10 @@ class Session:
             conn = self._conn = await self.sa_session.connection()
         return conn
 
+    def use_primary(self) -> None:
+        """Read from the primary from now on (a write is coming, e.g. ``get_or_create``)."""
+        self._on_primary = True
+
     async def _reader(self, statement: Any) -> AsyncConnection:
         """Where a read runs: a replica until the session has used the primary."""
         if self._on_primary or not _is_plain_read(statement) or self.sa_session.in_transaction():

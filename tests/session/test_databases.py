@@ -62,6 +62,17 @@ async def test_the_task_sticks_to_the_primary_after_a_write(replicated: sx.Datab
     assert await labels(SItem.objects.using(replicated)) in (["replica 1"], ["replica 2"])
 
 
+async def test_get_or_create_reads_the_primary(replicated: sx.Database) -> None:
+    # The replicas lag: they do not have "primary". Reading them would insert a duplicate.
+    item, created = await SItem.objects.using(replicated).get_or_create(label="primary")
+    assert not created and item.label == "primary"
+    async with replicated.session():
+        item, created = await SItem.objects.get_or_create(label="primary")
+        assert not created
+        again, created = await SItem.objects.update_or_create(label="primary", defaults={})
+        assert not created and again is item
+
+
 async def test_replicas_as_engines(sx_database: sx.Database, replica_urls: list[sa.URL]) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
