@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from . import _context, registry
 from ._sqlite_driver import one_hop_dbapi
-from .exc import ConfigurationError, DatabaseUnavailableError, NotSupportedError, SessionError
+from .exc import ConfigurationError, DatabaseUnavailableError, NotSupportedError, SessionError, SqlModelXError
 from .hydrate import rows_loader
 from .model import Model
 from .session import Session, _has_eager, _is_plain_read, _shielded, _SyncSession
@@ -131,6 +131,8 @@ class Database:
             if engine.dialect.name in ("mysql", "mariadb") and not hooked:
                 event.listen(engine.sync_engine, "begin", _mysql_on_begin)  # read-only sessions
         self.engine = engine
+        if not event.contains(engine.sync_engine, "handle_error", _surface_own_errors):
+            event.listen(engine.sync_engine, "handle_error", _surface_own_errors)
         self.dialect: sa.Dialect = engine.dialect
         #: Read replicas (AsyncEngines), used round robin for reads outside a write transaction.
         self.replicas: tuple[AsyncEngine, ...] = tuple(
@@ -454,6 +456,15 @@ def _replica_engine(replica: str | sa.URL | AsyncEngine, connect_timeout: float,
     raise ConfigurationError(
         f"replicas= takes URLs or AsyncEngines, not {type(replica).__name__}"
     )
+
+
+def _surface_own_errors(context: Any) -> BaseException | None:
+    """A sqlmodelx error raised while binding values (e.g. NotSupportedError from a type)
+    reaches the caller as itself, not wrapped in SQLAlchemy's StatementError."""
+    original = context.original_exception
+    if isinstance(original, SqlModelXError):
+        return original
+    return None
 
 
 def _create_engine(url: sa.URL, connect_timeout: float, options: dict[str, Any]) -> AsyncEngine:

@@ -563,6 +563,11 @@ class JsonPath(sa.TypeDecorator[Any]):
         keys = [str(k) for k in value]
         if dialect.name == "postgresql":
             return keys
+        if dialect.name == "sqlite" and any('"' in k for k in keys):
+            raise NotSupportedError(
+                f"sqlite: a JSON key containing a double quote cannot be written in a SQLite "
+                f"JSON path (got {value!r}); PostgreSQL and MySQL/MariaDB support it"
+            )
         return "$" + "".join(f"[{k}]" if k.isdigit() else "." + json.dumps(k) for k in keys)
 
 

@@ -55,6 +55,7 @@ FEATURES: dict[str, Callable[[sa.Dialect], bool]] = {
     "skip_locked": lambda d: d.name in ("postgresql", "mysql", "mariadb"),
     "server_side_cursors": lambda d: bool(d.supports_server_side_cursors),
     "jsonb": lambda d: d.name == "postgresql",
+    "json_quoted_keys": lambda d: d.name != "sqlite",
     "native_enum": lambda d: bool(d.supports_native_enum),
     "isolation_levels": lambda d: True,
     "read_committed": lambda d: d.name in ("postgresql", "mysql", "mariadb"),
