@@ -31,7 +31,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    _install_and_test(session, "tests/test_docs.py")
+    _install_and_test(session, "tests/docs")
 
 
 @nox.session
