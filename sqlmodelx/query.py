@@ -927,6 +927,13 @@ class QuerySet(Generic[M]):
             raise
         return obj, False
 
+    async def _write(self, runner: Any, statement: Any) -> Any:
+        """Run an UPDATE/DELETE; a constraint failure is ``sx.IntegrityError`` naming the model."""
+        try:
+            return await runner.execute(statement)
+        except sa.exc.IntegrityError as exc:
+            raise IntegrityError(f"{self.model.__name__}: {exc.orig}") from exc
+
     def _checked_updates(self, defaults: dict[str, Any]) -> dict[str, Any]:
         """``update_or_create`` defaults: names resolved, values checked, nothing applied yet."""
         plan = self._plan
@@ -998,7 +1005,7 @@ class QuerySet(Generic[M]):
             assignments[column.key] = table.c[column.key] + 1
         stmt = sa.update(table)
         stmt = stmt.where(Compiler(self).pk_subquery()) if joined else (stmt.where(*where) if where else stmt)
-        result = await self._runner().execute(stmt.values(assignments))
+        result = await self._write(self._runner(), stmt.values(assignments))
         return int(result.rowcount)
 
     async def delete(self) -> int:
@@ -1026,7 +1033,7 @@ class QuerySet(Generic[M]):
             stmt = stmt.where(Compiler(self).pk_subquery())
         elif where:
             stmt = stmt.where(*where)
-        result = await runner.execute(stmt)
+        result = await self._write(runner, stmt)
         return int(result.rowcount)
 
     def _keys_of(self, field: str) -> Any:

@@ -187,3 +187,12 @@ async def test_update_or_create_checks_defaults_before_touching_the_object(sx_da
         updated, created = await BulkMember.objects.update_or_create(email="a@x", defaults={"score": "5"})
         assert updated is member and not created and member.score == 5
     assert await _rows(sx_database) == [("a@x", "a", 5)]
+
+
+async def test_write_statements_raise_one_integrity_error_class(sx_database: sx.Database) -> None:
+    await BulkMember.objects.create(email="a@x", name="a")
+    await BulkMember.objects.create(email="b@x", name="b")
+    with pytest.raises(sx.IntegrityError, match="BulkMember") as info:
+        await BulkMember.objects.filter(email="b@x").update(email="a@x")
+    assert isinstance(info.value.__cause__, sa.exc.IntegrityError)
+    assert await _rows(sx_database) == [("a@x", "a", 0), ("b@x", "b", 0)]
