@@ -1011,8 +1011,9 @@ class QuerySet(Generic[M]):
     async def delete(self) -> int:
         """ONE ``DELETE`` of every matching row; returns the number of rows deleted.
 
-        Related rows follow the database's ON DELETE rules. Objects already loaded in a
-        session are not marked deleted (the identity map is not consulted).
+        Related rows follow the database's ON DELETE rules. Inside a session, loaded objects
+        of the deleted rows stop being persistent and loaded related objects mirror SET NULL
+        / CASCADE, as with ``instance.delete()`` (a rollback brings them back).
         """
         self._check_writable("delete")
         if self._values is not None:
@@ -1033,6 +1034,10 @@ class QuerySet(Generic[M]):
             stmt = stmt.where(Compiler(self).pk_subquery())
         elif where:
             stmt = stmt.where(*where)
+        delete_where = getattr(runner, "delete_where", None)
+        if delete_where is not None:  # a session: loaded objects follow the DELETE
+            rows = Compiler(self).select(columns=list(table.columns), ordered=False)
+            return int(await delete_where(self.model, stmt, rows))
         result = await self._write(runner, stmt)
         return int(result.rowcount)
 

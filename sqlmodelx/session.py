@@ -939,6 +939,54 @@ class Session:
             self.database._note_write()
         return count
 
+    async def delete_where(self, model: type[Model], statement: Any, rows_statement: Any) -> int:
+        """``QuerySet.delete()``: one DELETE, and the loaded objects follow it.
+
+        Loaded objects of the deleted rows stop being persistent, and what the database's
+        ON DELETE did to loaded related objects (SET NULL, CASCADE) is mirrored, as for
+        ``instance.delete()``; a rollback brings them back. The rows are read first only
+        when the session holds loaded objects at all.
+        """
+        async with self._lock:
+            self._check_usable()
+            await self._flush_unlocked()
+            count: int = await self.sa_session.run_sync(self._delete_where_sync, model, statement, rows_statement)
+            return count
+
+    def _delete_where_sync(self, sync: SyncSession, model: type[Model], statement: Any, rows_statement: Any) -> int:
+        plan = model.__sx_plan__
+        conn = sync.connection()
+        self._on_primary = True
+        scope = sync.get_nested_transaction() or sync.get_transaction()
+        assert scope is not None
+        journal = self._journals.setdefault(scope, _Journal())
+        imap = self.identity_map
+        rows = conn.execute(rows_statement).all() if any(True for _ in imap.objects()) else []
+        try:
+            count = conn.execute(statement).rowcount
+        except sa_exc.IntegrityError as exc:
+            self._fail_scope(sync, scope, exc)
+            raise IntegrityError(f"{plan.model.__name__}: {exc.orig}") from exc
+        if rows:
+            gone = rows_loader(plan, plan.field_names)(rows, None, None)  # detached stand-ins
+            deleted_in_memory(imap, model, gone, journal.note_before)
+            for row in gone:
+                key = plan.pk_of(row.__dict__)
+                obj = imap.get(plan, key)
+                if obj is None or "_sx_cols" not in obj.__dict__:
+                    continue
+                d = obj.__dict__
+                if id(obj) not in journal.inserted:
+                    journal.deleted[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
+                imap.discard(plan, key, obj)
+                forget_database_state(obj)
+                d.pop("_sx_session", None)
+                self._dirty.pop(id(obj), None)
+                self._deleted.pop(id(obj), None)
+        if self.database is not None:
+            self.database._note_write()
+        return int(count)
+
     async def save_object(self, obj: Model) -> None:
         self.add(obj)
         if "_sx_cols" in obj.__dict__:

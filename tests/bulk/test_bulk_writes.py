@@ -196,3 +196,47 @@ async def test_write_statements_raise_one_integrity_error_class(sx_database: sx.
         await BulkMember.objects.filter(email="b@x").update(email="a@x")
     assert isinstance(info.value.__cause__, sa.exc.IntegrityError)
     assert await _rows(sx_database) == [("a@x", "a", 0), ("b@x", "b", 0)]
+
+
+class BulkParent(sx.Model):
+    name: str = sx.Field(max_length=20)
+
+
+class BulkChild(sx.Model):
+    name: str = sx.Field(max_length=20)
+    parent: BulkParent = sx.ForeignKey(on_delete="CASCADE", related_name="children")
+    guardian: BulkParent | None = sx.ForeignKey(on_delete="SET NULL", related_name="wards")
+
+
+async def test_queryset_delete_updates_loaded_objects(sx_database: sx.Database) -> None:
+    keep = await BulkParent.objects.create(name="keep")
+    doomed = await BulkParent.objects.create(name="doomed")
+    await BulkChild.objects.create(name="c1", parent=doomed)
+    await BulkChild.objects.create(name="c2", parent=keep, guardian=doomed)
+    async with sx_database.session() as s:
+        parent = await BulkParent.objects.get(name="doomed")
+        c1 = await BulkChild.objects.get(name="c1")
+        c2 = await BulkChild.objects.get(name="c2")
+        assert await BulkParent.objects.filter(name="doomed").delete() == 1
+        with pytest.raises(BulkParent.DoesNotExist):
+            await s.get(BulkParent, parent.id)       # not handed back from the identity map
+        with pytest.raises(BulkChild.DoesNotExist):
+            await s.get(BulkChild, c1.id)             # CASCADE, mirrored
+        assert c2.guardian_id is None                 # SET NULL, mirrored
+        c2.name = "still fine"                        # and the session can still commit
+    async with sx_database.engine.connect() as conn:
+        names = (await conn.execute(sa.select(BulkChild.name, BulkChild.guardian_id))).all()
+    assert [tuple(r) for r in names] == [("still fine", None)]
+
+
+async def test_queryset_delete_rolled_back_brings_objects_back(sx_database: sx.Database) -> None:
+    doomed = await BulkParent.objects.create(name="doomed")
+    with pytest.raises(RuntimeError):
+        async with sx_database.session() as s:
+            parent = await BulkParent.objects.get(id=doomed.id)
+            await BulkParent.objects.filter(id=doomed.id).delete()
+            raise RuntimeError("undo")
+    assert parent.name == "doomed" and await BulkParent.objects.filter(id=doomed.id).exists()
+    async with sx_database.session() as s:
+        again = await s.get(BulkParent, doomed.id)
+        assert again.name == "doomed"
