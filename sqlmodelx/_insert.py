@@ -9,15 +9,19 @@ per chunk, its parameters built column by column:
 - PostgreSQL (asyncpg): ``INSERT .. SELECT .. FROM unnest($1::T[], ..) WITH ORDINALITY AS
   u(.., n) ORDER BY n RETURNING key``, one array per column, 10,000 rows a statement;
 - SQLite and MariaDB: ``INSERT .. VALUES (?, ..), (?, ..) .. RETURNING key`` with flat
-  parameters, as many rows as the dialect's parameter limit allows (1,000 at most), its
-  text cached per row count. (MySQL has no RETURNING: SQLAlchemy's path.)
+  parameters, as many rows as the dialect's parameter limit allows (1,000 at most).
+  (MySQL has no RETURNING: SQLAlchemy's path.)
+
+Both statements are Core constructs (``insert().from_select(...)`` over
+``func.unnest(...).table_valued(...)``; ``insert().values([...])``) compiled by SQLAlchemy
+for the dialect once per shape and row count; the text is never assembled by hand.
 
 The keys come back in no promised order; they are *assigned* in row order (the sequence
 follows the ``ORDER BY``; SQLite gives each row the next rowid), so the keys sorted are the
 rows' keys in order: the assumption SQLAlchemy's own ``sort_by_parameter_order`` makes on
 PostgreSQL. Values pass through the column types' bind processors, as SQLAlchemy would
 apply them; a column whose type is not a plain scalar one (JSON, Enum, arrays, collated
-strings, ...) leaves the batch to SQLAlchemy. The statements go through
+strings, ...) leaves the batch to SQLAlchemy. The compiled statements run through
 ``Connection.exec_driver_sql``: events, error wrapping and the transaction are SQLAlchemy's.
 """
 
@@ -27,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 if TYPE_CHECKING:
     from .model import Model, ModelPlan
@@ -107,39 +112,61 @@ def _column_values(columns: _Columns, names: tuple[str, ...], part: Sequence[Mod
     return values
 
 
+def _compiled(
+    dialect: sa.Dialect, plan: ModelPlan, cache_key: tuple[Any, ...], build: Callable[[], Any]
+) -> tuple[str, tuple[str, ...]]:
+    """SQL text and positional bind names of a Core statement, compiled once per shape.
+
+    The text is SQLAlchemy's own compilation for this dialect; nothing is pasted together
+    here. Only the execution skips the per-row parameter processing of insertmanyvalues.
+    """
+    texts: dict[Any, tuple[str, tuple[str, ...]]] = plan.__dict__.setdefault("_sx_insert_texts", {})
+    key = (*cache_key, type(dialect), dialect.server_version_info)
+    found = texts.get(key)
+    if found is None:
+        compiled = build().compile(dialect=dialect)
+        positions = tuple(compiled.positiontup or ())
+        if len(texts) > 64:
+            texts.clear()
+        found = texts[key] = (compiled.string, positions)
+    return found
+
+
 def _unnest_statement(
     dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[Model]
 ) -> tuple[str, tuple[Any, ...]]:
-    preparer = dialect.identifier_preparer
-    into = ", ".join(quoted for quoted, _, _ in columns)
-    picked = ", ".join(f"u.c{i}" for i in range(len(columns)))
-    arrays = ", ".join(f"${i + 1}::{sql_type}[]" for i, (_, sql_type, _) in enumerate(columns))
-    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
-    returning = preparer.quote(plan.fields[key].column.name)
-    statement = (
-        f"INSERT INTO {preparer.format_table(plan.table)} ({into}) SELECT {picked} "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS u({aliases}, n) ORDER BY u.n RETURNING {returning}"
-    )
-    return statement, tuple(_column_values(columns, names, part))
+    """``INSERT .. SELECT .. FROM unnest(:a0, ..) WITH ORDINALITY .. ORDER BY n RETURNING key``."""
+
+    def build() -> Any:
+        targets = [plan.fields[n].column for n in names]
+        arrays = [
+            sa.bindparam(f"sx_a{i}", type_=postgresql.ARRAY(column.type)) for i, column in enumerate(targets)
+        ]
+        labels = [f"c{i}" for i in range(len(targets))]
+        rows = sa.func.unnest(*arrays).table_valued(*labels, with_ordinality="n").render_derived(name="u")
+        select = sa.select(*(rows.c[label] for label in labels)).order_by(rows.c.n)
+        return sa.insert(plan.table).from_select(targets, select).returning(plan.fields[key].column)
+
+    text, positions = _compiled(dialect, plan, ("unnest", names, key), build)
+    arrays = _column_values(columns, names, part)
+    by_name = {f"sx_a{i}": values for i, values in enumerate(arrays)}
+    return text, tuple(by_name[name] for name in positions)
 
 
 def _values_statement(
     dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[Model]
 ) -> tuple[str, tuple[Any, ...]]:
-    texts: dict[Any, str] = plan.__dict__.setdefault("_sx_insert_texts", {})
-    text_key = (names, key, len(part), type(dialect))
-    statement = texts.get(text_key)
-    if statement is None:
-        preparer = dialect.identifier_preparer
-        head = (
-            f"INSERT INTO {preparer.format_table(plan.table)} ({', '.join(q for q, _, _ in columns)}) VALUES "
-        )
-        tail = f" RETURNING {preparer.quote(plan.fields[key].column.name)}"
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        one = "(" + ", ".join([mark] * len(columns)) + ")"
-        statement = head + ", ".join([one] * len(part)) + tail
-        if len(texts) > 64:
-            texts.clear()
-        texts[text_key] = statement
+    """``INSERT .. VALUES (..), (..) .. RETURNING key``, one statement per row count."""
+    count = len(part)
+
+    def build() -> Any:
+        rows: list[dict[str, Any]] = [
+            {plan.fields[n].column.key: sa.bindparam(f"sx_{r}_{i}") for i, n in enumerate(names)}
+            for r in range(count)
+        ]
+        return sa.insert(plan.table).values(rows).returning(plan.fields[key].column)
+
+    text, positions = _compiled(dialect, plan, ("values", names, key, count), build)
     by_column = _column_values(columns, names, part)
-    return statement, tuple(value for row in zip(*by_column, strict=True) for value in row)
+    by_name = {f"sx_{r}_{i}": value for i, values in enumerate(by_column) for r, value in enumerate(values)}
+    return text, tuple(by_name[name] for name in positions)
