@@ -523,7 +523,7 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
     options = conn.get_execution_options()
     read_only = bool(options.get("sqlmodelx_read_only"))
     if conn.info.get("sqlmodelx_query_only", False) is not read_only:  # before BEGIN IMMEDIATE
-        conn.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+        conn.exec_driver_sql("PRAGMA query_only = 1" if read_only else "PRAGMA query_only = 0")
         conn.info["sqlmodelx_query_only"] = read_only
     if options.get("isolation_level") != "AUTOCOMMIT":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlmodelx_begin") == "IMMEDIATE" else "BEGIN")
