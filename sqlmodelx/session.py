@@ -407,7 +407,10 @@ class Session:
             new, dirty, deleted = self._prepare_flush()
             if not (new or dirty or deleted):
                 return
-            conn = sync.connection()
+            # The session's connection when it has one (the same one sync.connection() gives).
+            conn = self._conn.sync_connection if self._conn is not None else None
+            if conn is None:
+                conn = sync.connection()
             self._on_primary = True
             scope = sync.get_nested_transaction() or sync.get_transaction()
             assert scope is not None
@@ -459,8 +462,10 @@ class Session:
         for obj in dirty:
             changed = changed_fields(obj)
             if changed:
-                waiting = _keys_from_unsaved(obj)
-                validate_changes(obj, [n for n in changed if n not in waiting])
+                if type(obj).__sx_plan__.relations:
+                    waiting = _keys_from_unsaved(obj)
+                    changed = [n for n in changed if n not in waiting]
+                validate_changes(obj, changed)
         return new, dirty, list(self._deleted.values())
 
     def _fail_scope(self, sync: SyncSession, scope: SessionTransaction, error: Exception) -> None:
@@ -540,36 +545,39 @@ class Session:
     def _write_updates(self, conn: sa.Connection, objects: list[Model], journal: _Journal) -> None:
         groups: dict[tuple[ModelPlan, tuple[str, ...]], list[Model]] = {}
         for obj in objects:
-            _sync_foreign_keys(obj)
+            plan = type(obj).__sx_plan__
+            if plan.relations:
+                _sync_foreign_keys(obj)
             changed = changed_fields(obj)
             if not changed:
                 self._dirty.pop(id(obj), None)
                 continue
-            groups.setdefault((type(obj).__sx_plan__, tuple(changed)), []).append(obj)
+            groups.setdefault((plan, tuple(changed)), []).append(obj)
         imap = self.identity_map
         for (plan, names), group in groups.items():
             version = plan.version_field
             values = [n for n in names if n != version]
             statement = _keyed_statement(plan, "update")
+            keys = [(f"sx_pk_{i}", n) for i, n in enumerate(plan.pk_names)]
             params = []
             for obj in group:
                 d = obj.__dict__
-                old = snapshot_of(obj)
+                cols, vals = d["_sx_cols"], d["_sx_vals"]
                 row = {n: d[n] for n in values}
-                for i, n in enumerate(plan.pk_names):
-                    row[f"sx_pk_{i}"] = old.get(n, d.get(n))
+                for param, n in keys:
+                    row[param] = _stored(cols, vals, n, d)
                 if version is not None:
-                    row["sx_version"] = old.get(version)
-                    row[version] = (old.get(version) or 0) + 1
+                    row["sx_version"] = old_version = _stored(cols, vals, version, None)
+                    row[version] = (old_version or 0) + 1
                 params.append(row)
                 if id(obj) not in journal.updated and id(obj) not in journal.inserted:
-                    journal.updated[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
+                    journal.updated[id(obj)] = (obj, cols, vals)
             _execute_matched(conn, statement, plan, group, params, version, check_missing=True)
             for obj, row in zip(group, params, strict=True):
                 d = obj.__dict__
                 if version is not None:
                     d[version] = row[version]
-                old_key = plan.pk_of({n: row[f"sx_pk_{i}"] for i, n in enumerate(plan.pk_names)})
+                old_key = row["sx_pk_0"] if len(keys) == 1 else tuple(row[param] for param, _ in keys)
                 mark_persistent(obj)
                 new_key = plan.pk_of(d)
                 if new_key != old_key:
@@ -862,8 +870,7 @@ class Session:
             return
         plan = type(objects[0]).__sx_plan__
         statement = upsert_statement(self.dialect, plan, on_conflict, unique_fields, update_fields)
-        for obj in objects:
-            validate_changes(obj, [n for n in plan.fields if n in obj.__dict__])
+        _validate_all(plan, objects, lambda obj: [n for n in plan.fields if n in obj.__dict__])
         rows = [{n: o.__dict__[n] for n in plan.fields if n in o.__dict__} for o in objects]
         if len({tuple(r) for r in rows}) != 1:
             raise SessionError(
@@ -891,8 +898,7 @@ class Session:
         self, sync: SyncSession, objects: list[Model], fields: tuple[str, ...], batch_size: int | None
     ) -> int:
         plan = type(objects[0]).__sx_plan__
-        for obj in objects:
-            validate_changes(obj, fields)
+        _validate_all(plan, objects, lambda obj: fields)
         conn = sync.connection()
         self._on_primary = True
         scope = sync.get_nested_transaction() or sync.get_transaction()
@@ -1107,6 +1113,18 @@ def _has_eager(qs: Any) -> bool:
     )
 
 
+def _validate_all(plan: ModelPlan, objects: list[Model], names: Any) -> None:
+    """Check every object of a bulk write; one ValidationError lists them all (``[i].field``)."""
+    errors: list[dict[str, Any]] = []
+    for i, obj in enumerate(objects):
+        try:
+            validate_changes(obj, names(obj))
+        except ValidationError as exc:
+            errors.extend({**error, "field": f"[{i}].{error['field']}"} for error in exc.errors())
+    if errors:
+        raise ValidationError(plan.model.__name__, errors)
+
+
 def _is_plain_read(statement: Any) -> bool:
     """A SELECT without FOR UPDATE: may run on a replica."""
     return bool(getattr(statement, "is_select", False)) and getattr(statement, "_for_update_arg", None) is None
@@ -1160,6 +1178,14 @@ def _reject_zero_autoincrement(obj: Model) -> None:
                     "(it would be replaced by the next id); leave it unset or use a positive id",
                 }],
             )
+
+
+def _stored(cols: tuple[str, ...], vals: Any, name: str, d: dict[str, Any] | None) -> Any:
+    """The database value of field ``name`` in a snapshot (else ``d[name]``, else None)."""
+    try:
+        return vals[cols.index(name)]
+    except ValueError:
+        return d.get(name) if d is not None else None
 
 
 def _keyed_statement(plan: ModelPlan, kind: str) -> Any:

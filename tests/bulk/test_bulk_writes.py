@@ -240,3 +240,15 @@ async def test_queryset_delete_rolled_back_brings_objects_back(sx_database: sx.D
     async with sx_database.session() as s:
         again = await s.get(BulkParent, doomed.id)
         assert again.name == "doomed"
+
+
+async def test_bulk_update_reports_every_bad_object(sx_database: sx.Database) -> None:
+    first, second = await BulkMember.objects.bulk_create(
+        [BulkMember(email="a@x", name="a"), BulkMember(email="b@x", name="b")]
+    )
+    first.name = "x" * 51
+    second.score = "many"  # type: ignore[assignment]
+    with pytest.raises(sx.ValidationError) as info:
+        await BulkMember.objects.bulk_update([first, second], ["name", "score"])
+    assert [e["field"] for e in info.value.errors()] == ["[0].name", "[1].score"]
+    assert await _rows(sx_database) == [("a@x", "a", 0), ("b@x", "b", 0)]
