@@ -17,6 +17,7 @@ changed fields, and restores it when a rollback undoes writes.
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -74,11 +75,14 @@ def load(rows, session, imap):
         ref = get(key)
         if ref is not None:
             o = ref()
-            if o is not None and "_sx_deleted" not in o.__dict__:
-                if fill_missing is not None:
-                    fill_missing(o, row)
-                append(o)
-                continue
+            if o is not None:
+                od = o.__dict__
+                if "_sx_deleted" not in od:
+                    cols = od.get("_sx_cols")
+                    if cols is not None and len(cols) != nfields:
+                        fill_missing(o, row)
+                    append(o)
+                    continue
         o = _new(cls)
         _set_dict(o, "__dict__", {{{items}, "_sx_vals": {snapshot}, "_sx_cols": names, "_sx_session": session}})
         imap[key] = wref(o)
@@ -109,6 +113,7 @@ def load(rows, session, imap):
         "names": names,
         "wref": weakref.ref,
         "fill_missing": fill_missing,
+        "nfields": len(plan.fields),
     }
     exec(compile(source, f"<sqlmodelx loader {plan.model.__name__}>", "exec"), namespace)  # noqa: S102
     loader: Callable[..., list[Any]] = namespace["load"]
@@ -154,9 +159,28 @@ def mark_persistent(obj: Model, names: tuple[str, ...] | None = None) -> None:
     d = obj.__dict__
     plan = type(obj).__sx_plan__
     if names is None:
-        names = tuple(n for n in plan.fields if n in d)
+        every, read = _every_field(plan)
+        try:
+            d["_sx_vals"] = read(d)
+        except KeyError:  # a field not loaded (only()/defer()): the fields it has
+            names = tuple(n for n in plan.fields if n in d)
+        else:
+            d["_sx_cols"] = every
+            return
     d["_sx_cols"] = names
     d["_sx_vals"] = tuple(d[n] for n in names)
+
+
+def _every_field(plan: ModelPlan) -> tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    """The model's field names and a function reading their values, as a tuple, from a
+    ``__dict__`` (one C-level ``itemgetter``); kept on the plan."""
+    found: Any = plan.__dict__.get("_sx_every_field")
+    if found is None or len(found[0]) != len(plan.fields):
+        names = tuple(plan.fields)
+        getter = operator.itemgetter(*names)
+        read = getter if len(names) > 1 else (lambda d: (getter(d),))
+        found = plan.__dict__["_sx_every_field"] = (names, read)
+    return found  # type: ignore[no-any-return]
 
 
 def restore_snapshot(obj: Model, cols: tuple[str, ...], vals: tuple[Any, ...]) -> None:
