@@ -122,10 +122,10 @@ class QuerySet(Generic[M]):
     def _clone(self) -> Self:
         """A copy sharing every (immutable) piece of state; the one way chaining copies."""
         clone = object.__new__(type(self))
-        state = dict(self.__dict__)
+        state = self.__dict__.copy()
         state["_statement"] = None
         state.pop("_joined", None)
-        clone.__dict__.update(state)
+        object.__setattr__(clone, "__dict__", state)
         return clone
 
     def _check(self) -> Self:
@@ -484,6 +484,8 @@ class QuerySet(Generic[M]):
 
     def _attach_extras(self, objects: list[Any], rows: Any) -> list[Any]:
         """Put the annotations of each row on its object (runners call this after hydrating)."""
+        if not self._annotations and self._combinator is None:
+            return objects
         names = self._selected_annotations()
         if names:
             start = len(self._load_fields)
@@ -586,8 +588,7 @@ class QuerySet(Generic[M]):
 
     async def get(self, *args: Any, **kwargs: Any) -> M:
         """The one object matching; ``DoesNotExist`` or ``MultipleObjectsReturned`` otherwise."""
-        qs = self.filter(*args, **kwargs) if (args or kwargs) else self
-        qs = qs._clone()
+        qs = self.filter(*args, **kwargs) if (args or kwargs) else self._clone()  # a fresh copy either way
         if qs._limit is None and not qs._offset:
             qs._order = ()
         if qs._limit is None or qs._limit > MAX_GET_RESULTS:

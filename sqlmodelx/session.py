@@ -774,8 +774,11 @@ class Session:
         statement, parameters = qs._executable(self.dialect)
         async with self._lock:
             self._check_usable()
-            await self._flush_unlocked()
-            conn = await self._reader(statement)
+            if self._new or self._dirty or self._deleted:
+                await self._flush_unlocked()
+            conn = self._conn if self._on_primary and self._replica_conn is None else None
+            if conn is None:
+                conn = await self._reader(statement)
             rows = (await conn.execute(statement, parameters)).all()
         # queries (issue 5): only()/defer() select fewer fields; annotations follow them
         objects = qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
