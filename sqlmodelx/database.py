@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from . import _context, registry
 from ._sqlite_driver import one_hop_dbapi
-from .exc import ConfigurationError, DatabaseUnavailableError, NotSupportedError, SessionError, SqlModelXError
+from .exc import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    NotSupportedError,
+    SessionError,
+    SqlModelXError,
+)
 from .hydrate import rows_loader
 from .model import Model
 from .session import Session, _has_eager, _is_plain_read, _shielded, _SyncSession
@@ -144,6 +150,8 @@ class Database:
         self._binds: dict[tuple[str | None, bool], AsyncEngine] = {}
         #: The connection of ``test_transaction()``: everything runs inside its transaction.
         self._pinned: AsyncConnection | None = None
+        #: engine -> the same engine for one-statement reads outside a session (``_reading``).
+        self._single_read_engines: dict[AsyncEngine, AsyncEngine] = {}
         self.name = name or ("default" if not _context._databases.get("default") else f"db{next(_names)}")
         _context.register_database(self.name, self, default=default)
 
@@ -346,14 +354,36 @@ class Database:
         return self.engine
 
     @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+    async def _reading(self, *, single: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection for one read outside a session: a replica, the primary, or the
-        connection of ``test_transaction()``."""
+        connection of ``test_transaction()``.
+
+        ``single``: the block runs one SELECT, which needs no transaction around it (it is
+        atomic by itself): on PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK round
+        trips; asyncpg switches that locally), on SQLite without our BEGIN (the driver is
+        in autocommit already, NOTES 5). MySQL/MariaDB keep their implicit transaction:
+        switching aiomysql's autocommit would cost a round trip each way.
+        """
         if self._pinned is not None:
             yield self._pinned
             return
-        async with self._read_engine().connect() as conn:
+        engine = self._read_engine()
+        if single:
+            engine = self._single_read_engines.get(engine) or self._single_read_engine(engine)
+        async with engine.connect() as conn:
             yield conn
+
+    def _single_read_engine(self, engine: AsyncEngine) -> AsyncEngine:
+        """``engine`` with the execution options of a one-statement read (cached per engine)."""
+        backend = engine.dialect.name
+        if backend == "postgresql" and engine.dialect.driver == "asyncpg":
+            single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        elif backend == "sqlite" and event.contains(engine.sync_engine, "begin", _sqlite_on_begin):
+            single = engine.execution_options(sqlmodelx_begin="NONE")
+        else:
+            single = engine
+        self._single_read_engines[engine] = single
+        return single
 
     # -- runner protocol: each call in its own short transaction (autocommit) -----------
 
@@ -363,7 +393,7 @@ class Database:
             async with self.session() as s:
                 return await s.fetch_objects(qs)
         statement, parameters = qs._executable(self.dialect)
-        async with self._reading() as conn:
+        async with self._reading(single=True) as conn:
             rows = (await conn.execute(statement, parameters)).all()
         plan = qs._plan
         # queries (issue 5): only()/defer() select fewer fields; annotations follow them
@@ -391,16 +421,16 @@ class Database:
             yield qs._attach_extras(loader(rows, None, None), rows)
 
     async def fetch_scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
-        async with self._reading() as conn:
+        async with self._reading(single=_is_plain_read(statement)) as conn:
             return (await conn.execute(statement, parameters)).scalar()
 
     async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
-        async with self._reading() as conn:
+        async with self._reading(single=_is_plain_read(statement)) as conn:
             return list((await conn.execute(statement, parameters)).all())
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         if _is_plain_read(statement) and self._pinned is None:
-            async with self._reading() as conn:
+            async with self._reading(single=True) as conn:
                 return await conn.execute(statement, parameters)
         async with self.session() as s:
             return await s.execute(statement, parameters)
@@ -525,8 +555,9 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
     if conn.info.get("sqlmodelx_query_only", False) is not read_only:  # before BEGIN IMMEDIATE
         conn.exec_driver_sql("PRAGMA query_only = 1" if read_only else "PRAGMA query_only = 0")
         conn.info["sqlmodelx_query_only"] = read_only
-    if options.get("isolation_level") != "AUTOCOMMIT":
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlmodelx_begin") == "IMMEDIATE" else "BEGIN")
+    begin = options.get("sqlmodelx_begin")
+    if options.get("isolation_level") != "AUTOCOMMIT" and begin != "NONE":  # NONE: a single read
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if begin == "IMMEDIATE" else "BEGIN")
 
 
 def _mysql_on_begin(conn: sa.Connection) -> None:
