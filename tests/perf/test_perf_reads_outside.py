@@ -23,22 +23,20 @@ async def db(sx_database: sx.Database) -> sx.Database:
     return sx_database
 
 
-async def test_reads_outside_answer_as_inside(db: sx.Database) -> None:
-    outside = (
+async def answers() -> tuple[object, ...]:
+    return (
         [n.text for n in await PerfNote.objects.filter(rank=1).order_by("id")],
         await PerfNote.objects.filter(rank__gte=1).count(),
         await PerfNote.objects.filter(rank=2).exists(),
         await PerfNote.objects.aggregate(top=sx.Max("rank")),
         list(await PerfNote.objects.order_by("id").values_list("text", flat=True)),
     )
+
+
+async def test_reads_outside_answer_as_inside(db: sx.Database) -> None:
+    outside = await answers()
     async with db.session():
-        inside = (
-            [n.text for n in await PerfNote.objects.filter(rank=1).order_by("id")],
-            await PerfNote.objects.filter(rank__gte=1).count(),
-            await PerfNote.objects.filter(rank=2).exists(),
-            await PerfNote.objects.aggregate(top=sx.Max("rank")),
-            list(await PerfNote.objects.order_by("id").values_list("text", flat=True)),
-        )
+        inside = await answers()
     assert outside == inside
     found = await PerfNote.objects.get(text="n4")
     assert "_sx_session" not in found.__dict__  # detached, as before
