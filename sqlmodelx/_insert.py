@@ -113,14 +113,20 @@ def _column_values(columns: _Columns, names: tuple[str, ...], part: Sequence[Mod
 
 
 def _compiled(
-    dialect: sa.Dialect, plan: ModelPlan, cache_key: tuple[Any, ...], build: Callable[[], Any]
-) -> tuple[str, tuple[str, ...]]:
-    """SQL text and positional bind names of a Core statement, compiled once per shape.
+    dialect: sa.Dialect,
+    plan: ModelPlan,
+    cache_key: tuple[Any, ...],
+    build: Callable[[], Any],
+    natural: Callable[[], tuple[str, ...]],
+) -> tuple[str, tuple[str, ...], bool]:
+    """SQL text and positional bind names of a Core statement, compiled once per shape,
+    and whether the names come in the ``natural()`` order (the parameters can then be
+    laid out without looking each name up).
 
     The text is SQLAlchemy's own compilation for this dialect; nothing is pasted together
     here. Only the execution skips the per-row parameter processing of insertmanyvalues.
     """
-    texts: dict[Any, tuple[str, tuple[str, ...]]] = plan.__dict__.setdefault("_sx_insert_texts", {})
+    texts: dict[Any, tuple[str, tuple[str, ...], bool]] = plan.__dict__.setdefault("_sx_insert_texts", {})
     key = (*cache_key, type(dialect), dialect.server_version_info)
     found = texts.get(key)
     if found is None:
@@ -128,7 +134,7 @@ def _compiled(
         positions = tuple(compiled.positiontup or ())
         if len(texts) > 64:
             texts.clear()
-        found = texts[key] = (compiled.string, positions)
+        found = texts[key] = (compiled.string, positions, positions == natural())
     return found
 
 
@@ -147,7 +153,9 @@ def _unnest_statement(
         select = sa.select(*(rows.c[label] for label in labels)).order_by(rows.c.n)
         return sa.insert(plan.table).from_select(targets, select).returning(plan.fields[key].column)
 
-    text, positions = _compiled(dialect, plan, ("unnest", names, key), build)
+    text, positions, _ = _compiled(
+        dialect, plan, ("unnest", names, key), build, lambda: tuple(f"sx_a{i}" for i in range(len(names)))
+    )
     arrays = _column_values(columns, names, part)
     by_name = {f"sx_a{i}": values for i, values in enumerate(arrays)}
     return text, tuple(by_name[name] for name in positions)
@@ -166,7 +174,12 @@ def _values_statement(
         ]
         return sa.insert(plan.table).values(rows).returning(plan.fields[key].column)
 
-    text, positions = _compiled(dialect, plan, ("values", names, key, count), build)
+    def natural() -> tuple[str, ...]:
+        return tuple(f"sx_{r}_{i}" for r in range(count) for i in range(len(names)))
+
+    text, positions, in_order = _compiled(dialect, plan, ("values", names, key, count), build, natural)
     by_column = _column_values(columns, names, part)
+    if in_order:  # row by row, as SQLAlchemy renders a multi-row VALUES
+        return text, tuple(value for row in zip(*by_column, strict=True) for value in row)
     by_name = {f"sx_{r}_{i}": value for i, values in enumerate(by_column) for r, value in enumerate(values)}
     return text, tuple(by_name[name] for name in positions)

@@ -703,6 +703,8 @@ class Model(metaclass=ModelMeta):
         if plan is None:
             raise TypeError(f"{cls.__name__} is abstract and cannot be instantiated")
         values = _init_values(plan, kwargs)
+        # What was validated here; the first flush re-validates only what changed since.
+        values["_sx_valid"] = (tuple(values), tuple(values.values()))
         object.__setattr__(self, "__dict__", values)
 
     # -- dirty tracking -------------------------------------------------------------------

@@ -175,3 +175,23 @@ async def test_children_of_new_parents(sx_database: sx.Database, calls: list[Any
     async with sx_database.session():
         stored = {c.label: c.parent_id for c in await PerfChild.objects.all()}
     assert stored == {c.label: c.parent.id for c in children}
+
+
+async def test_values_changed_after_construction_are_validated(sx_database: sx.Database) -> None:
+    """The flush skips validating again only the values the constructor validated itself."""
+    changed = rows(3, "v")
+    changed[1].size = "not a number"  # type: ignore[assignment]
+    with pytest.raises(sx.ValidationError, match="size"):
+        async with sx_database.session():
+            await PerfRow.objects.bulk_create(changed)
+    longer = rows(2, "w")
+    longer[0].name = "x" * 41
+    with pytest.raises(sx.ValidationError, match="name"):
+        async with sx_database.session():
+            await PerfRow.objects.bulk_create(longer)
+    coerced = rows(2, "c")
+    coerced[0].size = "12"  # type: ignore[assignment]  # converted at flush, as always
+    async with sx_database.session():
+        await PerfRow.objects.bulk_create(coerced)
+    assert coerced[0].size == 12
+    assert await PerfRow.objects.count() == 2
