@@ -22,8 +22,8 @@ from sqlalchemy.sql.elements import ClauseElement
 from . import _context, registry
 from . import model as _model
 from ._compile import LOOKUP_SEP, Compiler, field_error, has_aggregate
-from .bulk import OnConflict, check_fields
 from ._shape import aggregate_operation, plain_keys, statement_for
+from .bulk import OnConflict, check_fields
 from .deletion import check_protected, protects
 from .eager import (
     NO_EAGER,
