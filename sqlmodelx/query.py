@@ -51,6 +51,11 @@ MAX_GET_RESULTS = 21
 IN_BULK_CHUNK = 10_000
 
 
+def _check_batch_size(batch_size: int | None) -> None:
+    if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+
+
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -203,7 +208,7 @@ class QuerySet(Generic[M]):
     def only(self, *fields: str) -> Self:
         """Load only these fields (and the primary key); reading another raises NotLoadedError."""
         clone = self._clone()
-        clone._only = frozenset(self._field_names(fields, "only"))
+        clone._only = frozenset(check_fields(self._plan, fields, "only"))
         clone._defer = frozenset()
         return clone
 
@@ -213,21 +218,8 @@ class QuerySet(Generic[M]):
         if fields == (None,):  # type: ignore[comparison-overlap]
             clone._defer = frozenset()
             return clone
-        clone._defer = self._defer | frozenset(self._field_names(fields, "defer"))
+        clone._defer = self._defer | frozenset(check_fields(self._plan, fields, "defer"))
         return clone
-
-    def _field_names(self, names: Iterable[str], context: str) -> list[str]:
-        plan = self._plan
-        found = []
-        for name in names:
-            if name == "pk" and len(plan.pk_names) == 1:
-                name = plan.pk_names[0]
-            if name in plan.relations:
-                name = plan.relations[name].column_name
-            if name not in plan.fields:
-                raise field_error(plan, name, context)
-            found.append(name)
-        return found
 
     def annotate(self, *args: Any, **kwargs: Any) -> Self:
         """Add computed values: ``annotate(n=Count("books"), upper=F("x") + 1)``.
@@ -749,8 +741,7 @@ class QuerySet(Generic[M]):
         objects = list(objs)
         if on_conflict is not None:
             return await self._upsert(objects, batch_size, on_conflict, unique_fields, update_fields)
-        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        _check_batch_size(batch_size)
         for obj in objects:
             if not isinstance(obj, self.model):
                 raise TypeError(f"bulk_create() takes {self.model.__name__} objects, not {type(obj).__name__}")
@@ -790,8 +781,7 @@ class QuerySet(Generic[M]):
     ) -> list[M]:
         if on_conflict not in ("ignore", "update"):
             raise ValueError(f"on_conflict must be 'ignore' or 'update', not {on_conflict!r}")
-        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        _check_batch_size(batch_size)
         for obj in objects:
             if not isinstance(obj, self.model):
                 raise TypeError(f"bulk_create() takes {self.model.__name__} objects, not {type(obj).__name__}")
@@ -824,8 +814,7 @@ class QuerySet(Generic[M]):
         saved, so a later flush does not write them again; a rollback reverts them.
         """
         objects = list(objs)
-        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        _check_batch_size(batch_size)
         plan = self._plan
         names = check_fields(plan, fields, "bulk_update")
         if not names:
