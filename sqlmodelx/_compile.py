@@ -62,7 +62,7 @@ from .lookups import (
 if TYPE_CHECKING:
     from .model import FieldSpec, ModelPlan
 
-__all__ = ["Compiler", "field_error", "parse_path", "relation_of", "LOOKUP_SEP"]
+__all__ = ["Compiler", "field_error", "parse_path", "join_relation", "LOOKUP_SEP"]
 
 LOOKUP_SEP = "__"
 
@@ -148,7 +148,7 @@ def reverse_relations(model: Any) -> dict[str, Relation]:
     return found
 
 
-def relation_of(plan: ModelPlan, name: str) -> Relation | None:
+def join_relation(plan: ModelPlan, name: str) -> Relation | None:
     """The relation ``name`` of a model: a foreign key, a reverse one, or a registered one."""
     rel = plan.relations.get(name)
     if rel is not None:
@@ -283,7 +283,7 @@ def parse_path(
                 # author__id: the foreign key column already holds it; no join needed.
                 current, spec = _foreign_key(plan, relations)
             return Path(key, tuple(relations), spec, None, tuple(parts[i + 1 :]), _owner(current, spec))
-        rel = relation_of(current, name) if name else None
+        rel = join_relation(current, name) if name else None
         if rel is None:
             if relations and allow_relation_end and get_lookup(name) is not None:
                 break
@@ -1207,7 +1207,7 @@ def _relation_path(plan: ModelPlan, name: str, context: str) -> tuple[Relation, 
     relations = []
     current = plan
     for part in name.split(LOOKUP_SEP):
-        rel = relation_of(current, part)
+        rel = join_relation(current, part)
         if rel is None:
             raise field_error(current, part, context)
         relations.append(rel)
