@@ -92,8 +92,9 @@ class _Journal:
         self.deleted: dict[int, tuple[Model, tuple[str, ...], tuple[Any, ...]]] = {}
 
     def note_before(self, obj: Model, kind: str) -> None:
-        """Record ``obj``'s state before the database changed it by itself (relations,
-        issue 6): ``kind`` "updated" for ON DELETE SET NULL, "deleted" for CASCADE."""
+        """Record ``obj``'s database state before this scope first changes it, so a rollback
+        can restore it: ``kind`` "updated" (an UPDATE, ON DELETE SET NULL) or "deleted" (a
+        DELETE, CASCADE). Objects the scope inserted need no record."""
         d = obj.__dict__
         if id(obj) not in self.inserted:
             records = self.deleted if kind == "deleted" else self.updated
@@ -415,11 +416,7 @@ class Session:
             if conn is None:
                 conn = sync.connection()
             self._on_primary = True
-            scope = sync.get_nested_transaction() or sync.get_transaction()
-            assert scope is not None
-            journal = self._journals.get(scope)
-            if journal is None:
-                journal = self._journals[scope] = _Journal()
+            scope, journal = self._scope_journal(sync)
             try:
                 if new:
                     self._write_inserts(conn, new, journal)
@@ -437,6 +434,15 @@ class Session:
                 self.database._note_write()
         finally:
             self._flushing = False
+
+    def _scope_journal(self, sync: SyncSession) -> tuple[SessionTransaction, _Journal]:
+        """The innermost transaction scope (savepoint or root) and the journal of its writes."""
+        scope = sync.get_nested_transaction() or sync.get_transaction()
+        assert scope is not None
+        journal = self._journals.get(scope)
+        if journal is None:
+            journal = self._journals[scope] = _Journal()
+        return scope, journal
 
     def _prepare_flush(self) -> tuple[list[Model], list[Model], list[Model]]:
         """Cascade related new objects into the session and validate everything (no SQL)."""
@@ -573,8 +579,7 @@ class Session:
                     row["sx_version"] = old_version = _stored(cols, vals, version, None)
                     row[version] = (old_version or 0) + 1
                 params.append(row)
-                if id(obj) not in journal.updated and id(obj) not in journal.inserted:
-                    journal.updated[id(obj)] = (obj, cols, vals)
+                journal.note_before(obj, "updated")
             _execute_matched(conn, statement, plan, group, params, version, check_missing=True)
             for obj, row in zip(group, params, strict=True):
                 d = obj.__dict__
@@ -600,9 +605,7 @@ class Session:
             version = plan.version_field
             keys = [plan.pk_of(snapshot_of(obj)) for obj in batch]
             for obj in batch:
-                d = obj.__dict__
-                if id(obj) not in journal.inserted:
-                    journal.deleted[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
+                journal.note_before(obj, "deleted")
             if version is None and len(plan.pk_names) == 1:
                 column = plan.fields[plan.pk_names[0]].column
                 for start in range(0, len(keys), _DELETE_CHUNK):
@@ -620,10 +623,15 @@ class Session:
             # relations (issue 6): what ON DELETE SET NULL / CASCADE did, on loaded objects
             deleted_in_memory(self.identity_map, type(batch[0]), batch, journal.note_before)
             for obj, key in zip(batch, keys, strict=True):
-                self.identity_map.discard(plan, key, obj)
-                forget_database_state(obj)
-                obj.__dict__.pop("_sx_session", None)
-                self._deleted.pop(id(obj), None)
+                self._forget_deleted(plan, key, obj)
+
+    def _forget_deleted(self, plan: ModelPlan, key: Any, obj: Model) -> None:
+        """A row is gone: its object leaves the identity map and stops being persistent."""
+        self.identity_map.discard(plan, key, obj)
+        forget_database_state(obj)
+        obj.__dict__.pop("_sx_session", None)
+        self._dirty.pop(id(obj), None)
+        self._deleted.pop(id(obj), None)
 
     # -- transaction scopes (driven by SQLAlchemy's session events) ---------------------
 
@@ -907,9 +915,7 @@ class Session:
         _validate_all(plan, objects, lambda obj: fields)
         conn = sync.connection()
         self._on_primary = True
-        scope = sync.get_nested_transaction() or sync.get_transaction()
-        assert scope is not None
-        journal = self._journals.setdefault(scope, _Journal())
+        scope, journal = self._scope_journal(sync)
         size = batch_size or len(objects)
         version = plan.version_field
         versions = [snapshot_of(o).get(version) for o in objects] if version else []
@@ -939,8 +945,7 @@ class Session:
             d = obj.__dict__
             if "_sx_cols" not in d:
                 continue
-            if id(obj) not in journal.updated and id(obj) not in journal.inserted:
-                journal.updated[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
+            journal.note_before(obj, "updated")
             state = snapshot_of(obj)
             state.update((n, d[n]) for n in fields)
             d["_sx_cols"] = tuple(state)
@@ -969,9 +974,7 @@ class Session:
         plan = model.__sx_plan__
         conn = sync.connection()
         self._on_primary = True
-        scope = sync.get_nested_transaction() or sync.get_transaction()
-        assert scope is not None
-        journal = self._journals.setdefault(scope, _Journal())
+        scope, journal = self._scope_journal(sync)
         imap = self.identity_map
         rows = conn.execute(rows_statement).all() if any(True for _ in imap.objects()) else []
         try:
@@ -987,14 +990,8 @@ class Session:
                 obj = imap.get(plan, key)
                 if obj is None or "_sx_cols" not in obj.__dict__:
                     continue
-                d = obj.__dict__
-                if id(obj) not in journal.inserted:
-                    journal.deleted[id(obj)] = (obj, d["_sx_cols"], d["_sx_vals"])
-                imap.discard(plan, key, obj)
-                forget_database_state(obj)
-                d.pop("_sx_session", None)
-                self._dirty.pop(id(obj), None)
-                self._deleted.pop(id(obj), None)
+                journal.note_before(obj, "deleted")
+                self._forget_deleted(plan, key, obj)
         if self.database is not None:
             self.database._note_write()
         return int(count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,12 +23,15 @@ class BulkMember(sx.Model):
 UTC = dt.UTC
 
 
-async def _rows(db: sx.Database) -> list[tuple[str, str, int]]:
+async def _table(db: sx.Database, *columns: Any) -> list[tuple[Any, ...]]:
+    """Rows read back through a plain connection, ordered by the first column."""
     async with db.engine.connect() as conn:
-        result = await conn.execute(
-            sa.select(BulkMember.email, BulkMember.name, BulkMember.score).order_by(BulkMember.email)
-        )
+        result = await conn.execute(sa.select(*columns).order_by(columns[0]))
         return [tuple(r) for r in result]
+
+
+async def _rows(db: sx.Database) -> list[tuple[Any, ...]]:
+    return await _table(db, BulkMember.email, BulkMember.name, BulkMember.score)
 
 
 async def test_bulk_create_sets_keys_and_joins_the_session(sx_database: sx.Database) -> None:
@@ -140,12 +144,8 @@ class BulkVersioned(sx.Model):
     version: int = sx.VersionField()
 
 
-async def _versions(db: sx.Database) -> list[tuple[str, int, int]]:
-    async with db.engine.connect() as conn:
-        result = await conn.execute(
-            sa.select(BulkVersioned.code, BulkVersioned.amount, BulkVersioned.version).order_by(BulkVersioned.code)
-        )
-        return [tuple(r) for r in result]
+async def _versions(db: sx.Database) -> list[tuple[Any, ...]]:
+    return await _table(db, BulkVersioned.code, BulkVersioned.amount, BulkVersioned.version)
 
 
 async def test_bulk_update_checks_and_bumps_the_version(sx_database: sx.Database) -> None:
