@@ -246,6 +246,43 @@ def value_converter(annotation: Any, info: FieldInfo) -> Coercer | None:
     return _base_coercer(annotation, info)
 
 
+#: Coercers that return a value of exactly this type unchanged (and raise nothing).
+_PASSTHROUGH: dict[Coercer, type] = {
+    _coerce_bool: bool,
+    _coerce_int: int,
+    _coerce_str: str,
+    _coerce_float: float,
+    _coerce_date: dt.date,
+    _coerce_time: dt.time,
+    _coerce_timedelta: dt.timedelta,
+    _coerce_bytes: bytes,
+    _coerce_uuid: uuid.UUID,
+}
+
+
+def passthrough_test(annotation: Any, info: FieldInfo, nullable: bool) -> tuple[str, type, Any] | None:
+    """A Python expression in ``v``, ``{T}`` and ``{N}`` (placeholders for ``str.format``) that is true only for values that
+    ``build_coercer(annotation, info, nullable)`` returns unchanged without raising, with
+    what ``{T}`` (the exact type) and ``{N}`` (the maximum length) stand for; None when the
+    field has rules that need its coercer (bounds, choices, ``sa_type``, datetimes, ...).
+
+    Generated constructors test this inline and call the coercer only when it is false,
+    so a value it accepts is stored exactly as the coercer would have stored it.
+    """
+    if info.sa_type is not None or info.ge is not None or info.le is not None or info.choices is not None:
+        return None
+    base = _base_coercer(annotation, info)
+    kind = _PASSTHROUGH.get(base) if base is not None else None
+    if kind is None:
+        return None
+    test = "type(v) is {T}"
+    if info.max_length is not None and kind in (str, bytes):
+        test += " and len(v) <= {N}"
+    if nullable:
+        test = f"v is None or ({test})"
+    return test, kind, info.max_length
+
+
 def build_coercer(annotation: Any, info: FieldInfo, nullable: bool) -> Coercer:
     """One function that coerces and checks every rule declared for a field."""
     base = _base_coercer(annotation, info) if info.sa_type is None else None

@@ -10,8 +10,9 @@ runs SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +50,14 @@ class JoinedRelation:
     plan: ModelPlan
     names: tuple[str, ...]
     offset: int
+    #: ``row -> primary key`` of the related object, as the loader computes it (a value,
+    #: or a tuple for a composite key).
+    key_of: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions = [self.names.index(n) + self.offset for n in self.plan.pk_names]
+        getter = operator.itemgetter(*positions)
+        object.__setattr__(self, "key_of", getter)
 
 
 def _to_one_hops(plan: ModelPlan, path: str) -> list[tuple[str, Any]]:
@@ -110,6 +119,7 @@ def add_select_related(
     """
     nodes: list[JoinedRelation] = []
     index: dict[str, tuple[int, sa.FromClause, bool]] = {}
+    width = len(stmt.selected_columns)  # then counted: each len() builds a column collection
     for path in paths:
         parent, outer = -1, False
         parent_from: sa.FromClause = plan.table
@@ -132,8 +142,9 @@ def add_select_related(
             stmt = stmt.join(alias, on, isouter=outer)
             target_plan = target.__sx_plan__
             names = target_plan.field_names
-            nodes.append(JoinedRelation(part, parent, target_plan, names, len(stmt.selected_columns)))
+            nodes.append(JoinedRelation(part, parent, target_plan, names, width))
             stmt = stmt.add_columns(*(alias.c[n] for n in names))
+            width += len(names)
             parent = len(nodes) - 1
             index[prefix] = (parent, alias, outer)
             parent_from = alias

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from . import _context, registry
 from ._typing import MISSING
-from ._validate import Coercer, build_coercer, value_converter
+from ._validate import Coercer, build_coercer, passthrough_test, value_converter
 from .exc import (
     ConfigurationError,
     MultipleObjectsReturned,
@@ -149,6 +149,9 @@ class ModelPlan:
         self.pk_names: tuple[str, ...] = ()
         self.version_field: str | None = None
         self.init_order: tuple[str, ...] = ()
+        #: Coerce and check every field a new object's ``__dict__`` holds, in place; one
+        #: ValidationError lists every failure (generated per model: ``_validator``).
+        self.validate_fields: Callable[[dict[str, Any]], None] = _no_fields
         self._loaders: dict[tuple[str, ...], Callable[..., Any]] = {}
 
     @property
@@ -164,6 +167,10 @@ class ModelPlan:
     def all_names(self) -> list[str]:
         """Every name a query may use on this model, for error messages."""
         return [*self.fields, *self.relations, *self.related]
+
+
+def _no_fields(values: dict[str, Any]) -> None:
+    """``validate_fields`` of a plan whose model is still being built."""
 
 
 class _ColumnAttribute:
@@ -614,6 +621,9 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
         (MultipleObjectsReturned,),
         {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"},
     )
+    plan.validate_fields = _validator(plan)
+    if cls.__init__ is Model.__init__:  # not a user's own __init__
+        cls.__init__ = _init_function(plan)  # type: ignore[method-assign]
     registry.register(cls)
 
 
@@ -702,10 +712,7 @@ class Model(metaclass=ModelMeta):
         plan = cls.__dict__.get("__sx_plan__")
         if plan is None:
             raise TypeError(f"{cls.__name__} is abstract and cannot be instantiated")
-        values = _init_values(plan, kwargs)
-        # What was validated here; the first flush re-validates only what changed since.
-        values["_sx_valid"] = (tuple(values), tuple(values.values()))
-        object.__setattr__(self, "__dict__", values)
+        object.__setattr__(self, "__dict__", _init_values(plan, kwargs))
 
     # -- dirty tracking -------------------------------------------------------------------
 
@@ -826,6 +833,107 @@ def _init_values(plan: ModelPlan, kwargs: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationError(model.__name__, errors)
     return values
+
+
+def _init_function(plan: ModelPlan) -> Callable[..., None]:
+    """The model's own ``__init__``: ``Model.__init__`` unrolled for its fields, generated once.
+
+    For keyword arguments that are all field names it does what ``_init_values`` does, field
+    by field in the same order (the same defaults and factories, the same coercers, the same
+    errors, all of them), without walking the plan: each field's default is a constant of the
+    generated code, and a value whose exact type its coercer returns unchanged (``str`` within
+    ``max_length``, ``int``, ...: ``passthrough_test``) is stored without calling it. Anything
+    else (positional arguments, relation objects, unknown names) goes to ``Model.__init__``.
+    """
+    env: dict[str, Any] = {
+        "_general": Model.__init__,
+        "_plain": frozenset(plan.fields),
+        "_absent": object(),  # no caller can pass it: `kwargs.get(name, _absent)` tells "not given"
+        "_set": object.__setattr__,
+    }
+    lines = [
+        "def __init__(self, *args, **kwargs):",
+        "    if args or not kwargs.keys() <= _plain:",
+        "        return _general(self, *args, **kwargs)",
+        "    values = {}",
+        "    errors = []",
+    ]
+    for i, (name, spec) in enumerate(plan.fields.items()):
+        info = spec.info
+        store = _coerce_lines(env, i, spec, "values", always_store=True)
+        lines.append(f"    v = kwargs.get({name!r}, _absent)")
+        if info.default_factory is not None:
+            env[f"_f{i}"] = info.default_factory
+            default = f"v = _f{i}()"
+        elif info.default is not MISSING:
+            env[f"_d{i}"] = info.default
+            default = f"v = _d{i}"
+        elif spec.auto:
+            lines += ["    if v is not _absent:", *_indent(store, 2)]
+            continue
+        elif spec.nullable:
+            default = "v = None"
+        else:
+            required = {"field": name, "value": None, "message": "this field is required"}
+            lines += ["    if v is _absent:", f"        errors.append({required!r})", "    else:", *_indent(store, 2)]
+            continue
+        lines += ["    if v is _absent:", f"        {default}", *_indent(store, 1)]
+    lines += [*_raise_errors(env, plan), "    _set(self, '__dict__', values)"]
+    init = _generated(plan, "__init__", lines, env)
+    init.__doc__ = Model.__init__.__doc__
+    return init
+
+
+def _validator(plan: ModelPlan) -> Callable[[dict[str, Any]], None]:
+    """``validate_fields(d)``: ``validate_changes`` of every field ``d`` holds, generated once
+    (the same coercers, values stored back, every failure reported), with the coercer called
+    only for a value that ``passthrough_test`` does not accept."""
+    env: dict[str, Any] = {"_absent": object()}
+    lines = ["def validate_fields(d):", "    errors = []"]
+    for i, (name, spec) in enumerate(plan.fields.items()):
+        lines += [f"    v = d.get({name!r}, _absent)", "    if v is not _absent:"]
+        lines += _indent(_coerce_lines(env, i, spec, "d", always_store=False), 2)
+    return _generated(plan, "validate_fields", [*lines, *_raise_errors(env, plan)], env)
+
+
+def _coerce_lines(env: dict[str, Any], i: int, spec: FieldSpec, target: str, *, always_store: bool) -> list[str]:
+    """Code storing field ``i``'s value ``v`` coerced into ``target``, a failure recorded in
+    ``errors`` as ``_init_values`` and ``validate_changes`` record it."""
+    name = spec.name
+    env[f"_c{i}"] = spec.coerce
+    coerce = [
+        "try:",
+        f"    {target}[{name!r}] = _c{i}(v)",
+        "except (ValueError, TypeError) as exc:",
+        f"    errors.append({{'field': {name!r}, 'value': v, 'message': str(exc)}})",
+    ]
+    test = passthrough_test(spec.annotation, spec.info, spec.nullable) if spec.relation is None else None
+    if test is None:
+        return coerce
+    expression, env[f"_T{i}"], env[f"_N{i}"] = test
+    expression = expression.format(T=f"_T{i}", N=f"_N{i}")
+    if not always_store:
+        return [f"if not ({expression}):", *_indent(coerce, 1)]
+    return [f"if {expression}:", f"    {target}[{name!r}] = v", "else:", *_indent(coerce, 1)]
+
+
+def _raise_errors(env: dict[str, Any], plan: ModelPlan) -> list[str]:
+    env["_ValidationError"] = ValidationError
+    env["_model_name"] = plan.model.__name__
+    return ["    if errors:", "        raise _ValidationError(_model_name, errors)"]
+
+
+def _indent(lines: list[str], levels: int) -> list[str]:
+    return [f"{'    ' * levels}{line}" for line in lines]
+
+
+def _generated(plan: ModelPlan, name: str, lines: list[str], env: dict[str, Any]) -> Callable[..., None]:
+    qualname = f"{plan.model.__qualname__}.{name}"
+    exec(compile("\n".join(lines), f"<sqlmodelx {qualname}>", "exec"), env)  # noqa: S102
+    function: Callable[..., None] = env[name]
+    function.__qualname__ = qualname
+    function.__module__ = plan.model.__module__
+    return function
 
 
 def validate_changes(obj: Model, names: list[str] | tuple[str, ...]) -> None:

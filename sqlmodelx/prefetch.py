@@ -38,7 +38,11 @@ __all__ = [
     "load_eager",
     "prefetch_related_objects",
     "queries_while_streaming",
+    "reuse_joined",
 ]
+
+#: False: every joined row goes through the loader (the tests compare both paths this way).
+reuse_joined = True
 
 
 def queries_while_streaming(dialect: Any) -> bool:
@@ -77,8 +81,7 @@ def attach_joined(session: Any, joins: Sequence[Any], rows: Sequence[Any], objec
     imap = session.identity_map
     levels: list[list[Any]] = []
     for node in joins:
-        loader = rows_loader(node.plan, node.names, node.offset)
-        related = loader(rows, session, imap.for_plan(node.plan))
+        related = _load_joined(node, rows, session, imap.for_plan(node.plan))
         parents = objects if node.parent < 0 else levels[node.parent]
         attr = node.attr
         for parent, obj in zip(parents, related, strict=True):
@@ -87,15 +90,30 @@ def attach_joined(session: Any, joins: Sequence[Any], rows: Sequence[Any], objec
         levels.append(related)
 
 
+def _load_joined(node: Any, rows: Sequence[Any], session: Any, imap: Any) -> list[Any]:
+    """The node's object for each row: the loader runs on one row per key only.
+
+    Many rows share one related object (ten books, one author), and their columns for it
+    hold the same values. Through the loader, every row after the first of a key would
+    find the object the first one made or met in the identity map and fill in nothing
+    (the first row filled what it lacked), so they take that object without the loader's
+    identity-map lookups.
+    """
+    loader = rows_loader(node.plan, node.names, node.offset)
+    keys = list(map(node.key_of, rows))
+    firsts = dict(zip(keys, rows, strict=True))  # one row per key, keys in first-seen order
+    if len(firsts) == len(keys) or not reuse_joined:
+        return loader(rows, session, imap)
+    loaded = dict(zip(firsts, loader(list(firsts.values()), session, imap), strict=True))
+    return list(map(loaded.__getitem__, keys))
+
+
 # --------------------------------------------------------------------------- prefetch
 
 
 def _unique(objects: Iterable[Any]) -> list[Any]:
-    seen: dict[int, Any] = {}
-    for obj in objects:
-        if obj is not None and id(obj) not in seen:
-            seen[id(obj)] = obj
-    return list(seen.values())
+    """The objects without None and repeats, in first-seen order."""
+    return list({id(obj): obj for obj in objects if obj is not None}.values())
 
 
 def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
@@ -226,19 +244,37 @@ async def _prefetch_forward(
 async def _prefetch_reverse(
     session: Any, objects: list[Any], rel: ReverseRelation, queryset: Any, to_attr: str | None
 ) -> list[Any]:
-    """``author.books`` (or ``user.profile``) for many parents: one query for all children."""
+    """``author.books`` (or ``user.profile``) for many parents: one query for all children.
+
+    Each child gets its parent (``book.author``) unless it already holds one; a parent's
+    group of children becomes its list as it is (the lists are built here), and a second
+    parent with the same key (possible only beside a deleted object) gets a copy.
+    """
     keys = _keys(objects, rel.source_field)
     base = queryset if queryset is not None else rel.target.objects.all()
     children = await _fetch_in(session, base, rel.target_column, keys) if keys else []
     groups: dict[Any, list[Any]] = {}
+    target_field = rel.target_field
     for child in children:
-        groups.setdefault(child.__dict__.get(rel.target_field), []).append(child)
+        key = child.__dict__.get(target_field)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [child]
+        else:
+            group.append(child)
     forward = rel.forward.name
+    source_field = rel.source_field
+    handed: dict[Any, list[Any]] = {}
     for obj in objects:
-        items = groups.get(obj.__dict__.get(rel.source_field), [])
-        for child in items:
-            child.__dict__.setdefault(forward, obj)
-        _store(obj, rel, items, to_attr)
+        key = obj.__dict__.get(source_field)
+        items = groups.pop(key, None)
+        if items is None:
+            items = list(handed.get(key, ()))  # its children point to the first parent already
+        else:
+            handed[key] = items
+            for child in items:
+                child.__dict__.setdefault(forward, obj)
+        _store(obj, rel, items, to_attr, copy=False)
     return children
 
 
@@ -262,16 +298,20 @@ async def _prefetch_many_to_many(
     return _unique(found)
 
 
-def _store(obj: Any, rel: Any, items: list[Any], to_attr: str | None) -> None:
+def _store(obj: Any, rel: Any, items: list[Any], to_attr: str | None, *, copy: bool = True) -> None:
+    """Put ``items`` on ``obj`` (a copy of the list unless ``copy=False`` hands it over)."""
     d = obj.__dict__
     if not rel.many:
         d[to_attr or rel.name] = items[0] if items else None
-    elif to_attr is not None:
-        d[to_attr] = list(items)
+        return
+    if copy:
+        items = list(items)
+    if to_attr is not None:
+        d[to_attr] = items
     else:
         cache = d.get(PREFETCHED)
         if cache is None:
             cache = d[PREFETCHED] = {}
-        cache[rel.name] = list(items)
+        cache[rel.name] = items
 
 

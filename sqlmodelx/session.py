@@ -25,10 +25,7 @@ How the pieces fit:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import decimal
 import operator
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
@@ -464,8 +461,8 @@ class Session:
                 d = obj.__dict__
                 waiting = _keys_from_unsaved(obj)
                 validate_changes(obj, [n for n in plan.fields if n in d and n not in waiting])
-            elif not _unchanged_since_init(obj):
-                validate_changes(obj, plan.field_names)  # the fields it does not hold are skipped
+            else:
+                plan.validate_fields(obj.__dict__)
             if mysql:
                 _reject_zero_autoincrement(obj)
         for obj in dirty:
@@ -1131,27 +1128,6 @@ def _validate_all(plan: ModelPlan, objects: list[Model], names: Any) -> None:
 def _is_plain_read(statement: Any) -> bool:
     """A SELECT without FOR UPDATE: may run on a replica."""
     return bool(getattr(statement, "is_select", False)) and getattr(statement, "_for_update_arg", None) is None
-
-
-#: Values that cannot change in place: the same object is the same, already validated, value.
-_IMMUTABLE = frozenset({int, str, float, bool, type(None), decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelta, uuid.UUID, bytes})
-
-
-def _unchanged_since_init(obj: Model) -> bool:
-    """Whether ``obj`` holds exactly the (immutable) values its constructor validated, and
-    no field set since; then validating them again would change nothing. The marker is
-    consumed: a later flush validates in full."""
-    d = obj.__dict__
-    valid = d.pop("_sx_valid", None)
-    if valid is None:
-        return False
-    names, values = valid
-    if len(d) - ("_sx_session" in d) != len(names):
-        return False
-    for name, value in zip(names, values, strict=True):
-        if d.get(name, d) is not value or type(value) not in _IMMUTABLE:
-            return False
-    return True
 
 
 def _unsaved_related(obj: Model) -> list[Model]:
