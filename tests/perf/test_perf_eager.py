@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -77,21 +77,6 @@ async def db(sx_database: sx.Database) -> sx.Database:
     AUTHORS[:] = [a.id for a in authors]
     PUBLISHERS[:] = [p.id for p in pubs]
     return sx_database
-
-
-@pytest.fixture
-def general() -> Iterator[type[Any]]:
-    """``with general():`` loads every joined row through the loader."""
-
-    class Switch:
-        def __enter__(self) -> None:
-            prefetch.reuse_joined = False
-
-        def __exit__(self, *exc: Any) -> None:
-            prefetch.reuse_joined = True
-
-    yield Switch
-    prefetch.reuse_joined = True
 
 
 def describe(roots: list[Any], extra: tuple[Any, ...] = ()) -> list[Any]:
@@ -174,24 +159,17 @@ async def _before(state: str) -> tuple[Any, ...]:
 @pytest.mark.parametrize("state", ["empty", "partial", "stale"])
 @pytest.mark.parametrize(("case", "query"), JOINED, ids=[c for c, _ in JOINED])
 async def test_select_related_reuse_matches_the_loader_on_every_row(
-    db: sx.Database, general: type[Any], case: str, query: Callable[[], Any], state: str
+    db: sx.Database, monkeypatch: pytest.MonkeyPatch, case: str, query: Callable[[], Any], state: str
 ) -> None:
     described = []
-    for switch in (general, _Fast):
+    for reuse in (False, True):
         async with db.session():
             before = await _before(state)
-            with switch(), assert_num_queries(1):
+            with monkeypatch.context() as patch, assert_num_queries(1):
+                patch.setattr(prefetch, "reuse_joined", reuse)
                 got = await query()
             described.append(describe(got, before))
     assert described[0] == described[1]
-
-
-class _Fast:
-    def __enter__(self) -> None:
-        assert prefetch.reuse_joined
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
 
 
 async def test_select_related_reuse_keeps_one_object_per_row(db: sx.Database) -> None:
