@@ -27,6 +27,8 @@ strings, ...) leaves the batch to SQLAlchemy. The compiled statements run throug
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -69,8 +71,9 @@ def insert_returning_keys(
     if dialect.paramstyle == "format" and "%" in "".join((plan.table.name, plan.fields[key].column.name, *(q for q, _, _ in columns))):
         return None  # a name with % in it would be read as a placeholder
     keys: list[Any] = []
+    dicts = [obj.__dict__ for obj in group]
     for start in range(0, len(group), chunk):
-        part = group[start : start + chunk]
+        part = dicts[start : start + chunk]
         statement, parameters = build(dialect, plan, names, columns, key, part)
         found = sorted(row[0] for row in conn.exec_driver_sql(statement, parameters))
         if len(found) != len(part):
@@ -104,12 +107,21 @@ def _plain_columns(dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...])
     return columns
 
 
-def _column_values(columns: _Columns, names: tuple[str, ...], part: Sequence[Model]) -> list[list[Any]]:
+def _column_values(columns: _Columns, names: tuple[str, ...], part: Sequence[dict[str, Any]]) -> list[list[Any]]:
     values = []
     for (_, _, processor), name in zip(columns, names, strict=True):
-        column = [obj.__dict__[name] for obj in part]
+        column = [d[name] for d in part]
         values.append([processor(v) for v in column] if processor is not None else column)
     return values
+
+
+def _row_values(columns: _Columns, names: tuple[str, ...], part: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
+    """The values of ``part`` row by row (``names`` of the first row, then of the next, ..)."""
+    if any(processor is not None for _, _, processor in columns):
+        return tuple(value for row in zip(*_column_values(columns, names, part), strict=True) for value in row)
+    if len(names) == 1:
+        return tuple(d[names[0]] for d in part)
+    return tuple(itertools.chain.from_iterable(map(operator.itemgetter(*names), part)))
 
 
 def _compiled(
@@ -139,7 +151,7 @@ def _compiled(
 
 
 def _unnest_statement(
-    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[Model]
+    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[dict[str, Any]]
 ) -> tuple[str, tuple[Any, ...]]:
     """``INSERT .. SELECT .. FROM unnest(:a0, ..) WITH ORDINALITY .. ORDER BY n RETURNING key``."""
 
@@ -162,7 +174,7 @@ def _unnest_statement(
 
 
 def _values_statement(
-    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[Model]
+    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[dict[str, Any]]
 ) -> tuple[str, tuple[Any, ...]]:
     """``INSERT .. VALUES (..), (..) .. RETURNING key``, one statement per row count."""
     count = len(part)
@@ -178,8 +190,8 @@ def _values_statement(
         return tuple(f"sx_{r}_{i}" for r in range(count) for i in range(len(names)))
 
     text, positions, in_order = _compiled(dialect, plan, ("values", names, key, count), build, natural)
-    by_column = _column_values(columns, names, part)
     if in_order:  # row by row, as SQLAlchemy renders a multi-row VALUES
-        return text, tuple(value for row in zip(*by_column, strict=True) for value in row)
+        return text, _row_values(columns, names, part)
+    by_column = _column_values(columns, names, part)
     by_name = {f"sx_{r}_{i}": value for i, values in enumerate(by_column) for r, value in enumerate(values)}
     return text, tuple(by_name[name] for name in positions)

@@ -504,12 +504,19 @@ class Session:
             table_map = imap.for_plan(plan)
             fields = plan.field_names
             related = bool(plan.relations)
+            # The fields an object sets, found once per layout of its __dict__ (keys in order).
+            set_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
             for wave in _self_reference_waves(plan, batch):
                 groups: dict[tuple[str, ...], list[Model]] = {}
                 for obj in wave:
                     if related:
                         _sync_foreign_keys(obj)
-                    groups.setdefault(tuple(filter(obj.__dict__.__contains__, fields)), []).append(obj)
+                    d = obj.__dict__
+                    layout = tuple(d)
+                    names = set_fields.get(layout)
+                    if names is None:
+                        names = set_fields[layout] = tuple(filter(d.__contains__, fields))
+                    groups.setdefault(names, []).append(obj)
                 for names, group in groups.items():
                     assigned = _insert_group(conn, plan, names, group)
                     self._inserted(plan, table_map, group, names, assigned, journal)
