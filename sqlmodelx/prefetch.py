@@ -161,12 +161,14 @@ async def prefetch_related_objects(
     lookup) is reused without SQL unless ``force`` (``obj.load()`` always reloads).
     """
     roots = _unique(objects)
-    done: dict[str, list[Any]] = {}
+    done: dict[str, list[Any]] = {}  # path -> the objects it loaded (repeats possible)
     for item in lookups:
         lookup = as_prefetch(item)
         parts = lookup.lookup.split("__")
         level = roots
         for i, part in enumerate(parts):
+            if i:  # the level's objects once each, counted only when a deeper part needs them
+                level = _unique(level)
             if not level:
                 break
             last = i == len(parts) - 1
@@ -187,7 +189,7 @@ async def prefetch_related_objects(
                 queryset = lookup.queryset if last else None
                 to_attr = lookup.to_attr if last else None
                 loaded.extend(await _prefetch_one(session, group, rel, queryset, to_attr))
-            level = done[path] = _unique(loaded)
+            level = done[path] = loaded
 
 
 def _by_model(objects: list[Any]) -> list[tuple[type[Model], list[Any]]]:
