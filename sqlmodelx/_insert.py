@@ -10,7 +10,10 @@ per chunk, its parameters built column by column:
   u(.., n) ORDER BY n RETURNING key``, one array per column, 10,000 rows a statement;
 - SQLite and MariaDB: ``INSERT .. VALUES (?, ..), (?, ..) .. RETURNING key`` with flat
   parameters, as many rows as the dialect's parameter limit allows (1,000 at most).
-  (MySQL has no RETURNING: SQLAlchemy's path.)
+  (MySQL has no RETURNING: SQLAlchemy's path.) On MariaDB a group of ``CONSECUTIVE_MIN``
+  rows or more leaves out the RETURNING when the server guarantees the keys of one such
+  statement to be consecutive (``_consecutive_keys``, checked each time): they are then
+  the statement's first key and the ones after it, without reading a row per key.
 
 Both statements are Core constructs (``insert().from_select(...)`` over
 ``func.unnest(...).table_valued(...)``; ``insert().values([...])``) compiled by SQLAlchemy
@@ -53,12 +56,10 @@ def insert_returning_keys(
     the integer autoincrement field ``key``, in the order of ``group``; None when this path
     does not apply (the caller then takes SQLAlchemy's)."""
     dialect = conn.dialect
+    mariadb = getattr(dialect, "is_mariadb", False) and dialect.paramstyle == "format"
     if dialect.name == "postgresql" and dialect.driver == "asyncpg" and dialect.paramstyle == "numeric_dollar":
         chunk, build = PG_CHUNK, _unnest_statement
-    elif dialect.insert_returning and (
-        (dialect.name == "sqlite" and dialect.paramstyle == "qmark")
-        or (getattr(dialect, "is_mariadb", False) and dialect.paramstyle == "format")
-    ):
+    elif dialect.insert_returning and ((dialect.name == "sqlite" and dialect.paramstyle == "qmark") or mariadb):
         chunk = min(dialect.insertmanyvalues_page_size, dialect.insertmanyvalues_max_parameters // max(len(names), 1))
         build = _values_statement
     else:
@@ -70,16 +71,52 @@ def insert_returning_keys(
         return None
     if dialect.paramstyle == "format" and "%" in "".join((plan.table.name, plan.fields[key].column.name, *(q for q, _, _ in columns))):
         return None  # a name with % in it would be read as a placeholder
+    # MariaDB: many rows' keys follow from the first one when the server guarantees it.
+    returning = not mariadb or len(group) < CONSECUTIVE_MIN or not _consecutive_keys(conn, plan)
     keys: list[Any] = []
     dicts = [obj.__dict__ for obj in group]
     for start in range(0, len(group), chunk):
         part = dicts[start : start + chunk]
-        statement, parameters = build(dialect, plan, names, columns, key, part)
-        found = sorted(row[0] for row in conn.exec_driver_sql(statement, parameters))
+        statement, parameters = build(dialect, plan, names, columns, key if returning else None, part)
+        result = conn.exec_driver_sql(statement, parameters)
+        if returning:
+            found = sorted(row[0] for row in result)
+        else:
+            first = result.lastrowid
+            found = list(range(first, first + result.rowcount)) if isinstance(first, int) and first > 0 else []
         if len(found) != len(part):
             raise sa.exc.InvalidRequestError(f"INSERT of {len(part)} rows returned {len(found)} keys")
         keys.extend(found)
     return keys
+
+
+#: Rows of one group from which MariaDB's keys are read from the INSERT's first key
+#: (``LAST_INSERT_ID()``) instead of ``RETURNING`` (reading 1,000 returned rows costs
+#: aiomysql about 2.5 ms; the check below is one small query).
+CONSECUTIVE_MIN = 500
+
+
+def _consecutive_keys(conn: sa.Connection, plan: ModelPlan) -> bool:
+    """Whether MariaDB gives the rows of one multi-row ``INSERT .. VALUES`` into the model's
+    table consecutive keys, the first of them reported as the statement's insert id.
+
+    InnoDB guarantees it for such "simple inserts" when ``innodb_autoinc_lock_mode`` is 0
+    (traditional) or 1 (consecutive, the default), with ``auto_increment_increment`` 1 (the
+    default; Galera changes both). Checked on every use, in one query: the server's lock
+    mode, this connection's increment, the table's engine (InnoDB) and that no INSERT
+    trigger could assign the key itself; otherwise the keys come back through RETURNING.
+    """
+    row = conn.execute(_CONSECUTIVE_CHECK, {"schema": plan.table.schema, "table": plan.table.name}).first()
+    return row is not None and row[0] in (0, 1) and tuple(row[1:]) == (1, "InnoDB", 0)
+
+
+_CONSECUTIVE_CHECK = sa.text(
+    "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment, t.ENGINE, "
+    "(SELECT COUNT(*) FROM information_schema.TRIGGERS g WHERE g.EVENT_OBJECT_SCHEMA = t.TABLE_SCHEMA "
+    "AND g.EVENT_OBJECT_TABLE = t.TABLE_NAME AND g.EVENT_MANIPULATION = 'INSERT') "
+    "FROM information_schema.TABLES t "
+    "WHERE t.TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND t.TABLE_NAME = :table"
+)
 
 
 _Columns = list[tuple[str, str, Callable[[Any], Any] | None]]
@@ -151,9 +188,10 @@ def _compiled(
 
 
 def _unnest_statement(
-    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[dict[str, Any]]
+    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str | None, part: Sequence[dict[str, Any]]
 ) -> tuple[str, tuple[Any, ...]]:
     """``INSERT .. SELECT .. FROM unnest(:a0, ..) WITH ORDINALITY .. ORDER BY n RETURNING key``."""
+    assert key is not None  # PostgreSQL's keys always come back through RETURNING
 
     def build() -> Any:
         targets = [plan.fields[n].column for n in names]
@@ -174,9 +212,10 @@ def _unnest_statement(
 
 
 def _values_statement(
-    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str, part: Sequence[dict[str, Any]]
+    dialect: sa.Dialect, plan: ModelPlan, names: tuple[str, ...], columns: _Columns, key: str | None, part: Sequence[dict[str, Any]]
 ) -> tuple[str, tuple[Any, ...]]:
-    """``INSERT .. VALUES (..), (..) .. RETURNING key``, one statement per row count."""
+    """``INSERT .. VALUES (..), (..) .. RETURNING key`` (without RETURNING when ``key`` is
+    None), one statement per row count."""
     count = len(part)
 
     def build() -> Any:
@@ -184,7 +223,8 @@ def _values_statement(
             {plan.fields[n].column.key: sa.bindparam(f"sx_{r}_{i}") for i, n in enumerate(names)}
             for r in range(count)
         ]
-        return sa.insert(plan.table).values(rows).returning(plan.fields[key].column)
+        insert = sa.insert(plan.table).values(rows)
+        return insert.returning(plan.fields[key].column) if key is not None else insert
 
     def natural() -> tuple[str, ...]:
         return tuple(f"sx_{r}_{i}" for r in range(count) for i in range(len(names)))

@@ -60,6 +60,7 @@ FEATURES: dict[str, Callable[[sa.Dialect], bool]] = {
     "isolation_levels": lambda d: True,
     "read_committed": lambda d: d.name in ("postgresql", "mysql", "mariadb"),
     "autoincrement_zero_trap": lambda d: d.name in ("mysql", "mariadb"),
+    "auto_increment_settings": lambda d: d.name in ("mysql", "mariadb"),
     "queries_while_streaming": queries_while_streaming,
 }
 
