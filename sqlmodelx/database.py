@@ -34,7 +34,7 @@ from .exc import (
 )
 from .hydrate import rows_loader
 from .model import Model
-from .session import Session, _has_eager, _is_plain_read, _shielded, _SyncSession
+from .session import Session, _has_eager, _is_plain_read, _rows, _shielded, _SyncSession
 
 if TYPE_CHECKING:
     from .query import QuerySet
@@ -394,7 +394,7 @@ class Database:
                 return await s.fetch_objects(qs)
         statement, parameters = qs._executable(self.dialect)
         async with self._reading(single=True) as conn:
-            rows = (await conn.execute(statement, parameters)).all()
+            rows = await _rows(conn, statement, parameters, single=self._pinned is None)
         plan = qs._plan
         # queries (issue 5): only()/defer() select fewer fields; annotations follow them
         return qs._attach_extras(rows_loader(plan, qs._load_fields)(rows, None, None), rows)
@@ -421,12 +421,15 @@ class Database:
             yield qs._attach_extras(loader(rows, None, None), rows)
 
     async def fetch_scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
-        async with self._reading(single=_is_plain_read(statement)) as conn:
-            return (await conn.execute(statement, parameters)).scalar()
+        single = _is_plain_read(statement)
+        async with self._reading(single=single) as conn:
+            rows = await _rows(conn, statement, parameters, single=single and self._pinned is None)
+            return rows[0][0] if rows else None
 
     async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
-        async with self._reading(single=_is_plain_read(statement)) as conn:
-            return list((await conn.execute(statement, parameters)).all())
+        single = _is_plain_read(statement)
+        async with self._reading(single=single) as conn:
+            return list(await _rows(conn, statement, parameters, single=single and self._pinned is None))
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         if _is_plain_read(statement) and self._pinned is None:

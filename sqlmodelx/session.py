@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
-from . import _context
+from . import _context, _direct
 from ._insert import insert_returning_keys
 from .bulk import OnConflict, bulk_update_statement, upsert_statement
 from .deletion import check_protected_objects, deleted_in_memory
@@ -794,7 +794,7 @@ class Session:
             conn = self._conn if self._on_primary and self._replica_conn is None else None
             if conn is None:
                 conn = await self._reader(statement)
-            rows = (await conn.execute(statement, parameters)).all()
+            rows = await _rows(conn, statement, parameters)
         # queries (issue 5): only()/defer() select fewer fields; annotations follow them
         objects = qs._attach_extras(self.hydrate(qs._plan, rows, qs._load_fields), rows)
         if _has_eager(qs):
@@ -806,14 +806,17 @@ class Session:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            return (await conn.execute(statement, parameters)).scalar()
+            if parameters is None:
+                return (await conn.execute(statement)).scalar()
+            rows = await _direct.fetch(conn, statement, parameters)
+            return rows[0][0] if rows else None
 
     async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
         async with self._lock:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            return list((await conn.execute(statement, parameters)).all())
+            return list(await _rows(conn, statement, parameters))
 
     async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
         """Rows of ``statement`` in lists of ``chunk_size``, through a server-side cursor (``QuerySet.iterator``).
@@ -1132,6 +1135,13 @@ def _validate_all(plan: ModelPlan, objects: list[Model], names: Any) -> None:
         raise ValidationError(plan.model.__name__, errors)
 
 
+async def _rows(conn: AsyncConnection, statement: Any, parameters: dict[str, Any] | None, single: bool = False) -> Any:
+    """The rows of a read: a template (``parameters`` given) may run on the driver directly."""
+    if parameters is None:
+        return (await conn.execute(statement)).all()
+    return await _direct.fetch(conn, statement, parameters, single=single)
+
+
 def _is_plain_read(statement: Any) -> bool:
     """A SELECT without FOR UPDATE: may run on a replica."""
     return bool(getattr(statement, "is_select", False)) and getattr(statement, "_for_update_arg", None) is None
@@ -1226,13 +1236,17 @@ def _execute_matched(
     Versioned rows are always checked (one statement per row when the driver cannot count
     an executemany); unversioned rows only if ``check_missing`` and the count is free.
     """
-    countable = len(params) == 1 or conn.dialect.supports_sane_multi_rowcount
+    if len(params) == 1:  # the common case (save()): may run on the driver directly
+        if _direct.rowcount_sync(conn, statement, params[0]) != 1 and (check_missing or version is not None):
+            raise _stale(plan, objects, params, version)
+        return
+    countable = conn.dialect.supports_sane_multi_rowcount
     if countable and (check_missing or version is not None):
-        if conn.execute(statement, params if len(params) > 1 else params[0]).rowcount != len(params):
+        if conn.execute(statement, params).rowcount != len(params):
             raise _stale(plan, objects, params, version)
     elif version is not None:
         for obj, row in zip(objects, params, strict=True):
-            if conn.execute(statement, row).rowcount != 1:
+            if _direct.rowcount_sync(conn, statement, row) != 1:
                 raise _stale(plan, [obj], [row], version)
     else:
         conn.execute(statement, params if len(params) > 1 else params[0])

@@ -442,7 +442,6 @@ class QueryLog:
 
 
 _logs: list[QueryLog] = []
-_listening: list[bool] = []
 
 
 def _before_cursor_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
@@ -470,24 +469,30 @@ def _after_cursor_execute(conn: Any, cursor: Any, statement: str, parameters: An
         query.rows = cursor.rowcount
 
 
-def _listen() -> None:
-    if not _listening:
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", _before_cursor_execute)
-        sa.event.listen(sa.engine.Engine, "after_cursor_execute", _after_cursor_execute)
-        _listening.append(True)
+_LISTENERS = (("before_cursor_execute", _before_cursor_execute), ("after_cursor_execute", _after_cursor_execute))
 
 
 @contextmanager
 def capture_queries(database: Any = None) -> Iterator[QueryLog]:
-    """Record every statement sent inside the block (on ``database`` only, if given)."""
-    _listen()
+    """Record every statement sent inside the block (on ``database`` only, if given).
+
+    The listeners are on SQLAlchemy's cursor events only while a capture is open, so every
+    statement goes through SQLAlchemy then (sqlmodelx's direct driver path steps aside
+    whenever such a listener exists) and is counted.
+    """
     engine = None if database is None else database.engine.sync_engine
     log = QueryLog(engine)
+    if not _logs:
+        for name, listener in _LISTENERS:
+            sa.event.listen(sa.engine.Engine, name, listener)
     _logs.append(log)
     try:
         yield log
     finally:
         _logs.remove(log)
+        if not _logs:
+            for name, listener in _LISTENERS:
+                sa.event.remove(sa.engine.Engine, name, listener)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ LAYERS = {
     "registry": 2, "model": 2,
     "expressions": 3, "lookups": 3, "query": 3, "aggregates": 3, "relations": 3, "eager": 3, "deletion": 3, "_compile": 3, "bulk": 3, "_shape": 3,
     "identity": 4, "hydrate": 4, "prefetch": 4,
-    "session": 5, "database": 5, "_sqlite_driver": 5, "_insert": 5,
+    "session": 5, "database": 5, "_sqlite_driver": 5, "_insert": 5, "_direct": 5,
     "migrate": 6, "testing": 6, "cli": 6, "demo": 6,
 }
 
