@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 import sqlmodelx as sx
-from sqlmodelx import prefetch
+from sqlmodelx import _shape, prefetch
 from sqlmodelx.prefetch import prefetch_related_objects
-from sqlmodelx.testing import assert_num_queries
+from sqlmodelx.testing import assert_num_queries, capture_queries
 
 
 class PerfEPublisher(sx.Model):
@@ -169,6 +169,33 @@ async def test_select_related_reuse_matches_the_loader_on_every_row(
                 patch.setattr(prefetch, "reuse_joined", reuse)
                 got = await query()
             described.append(describe(got, before))
+    assert described[0] == described[1]
+
+
+@pytest.mark.parametrize(
+    ("case", "query"),
+    [
+        *JOINED,
+        ("prefetch", lambda: A.filter(id__lte=AUTHORS[3]).order_by("id").prefetch_related("perf_e_books")),
+        ("both", lambda: B.filter(pages__gt=0).select_related("author").prefetch_related("author__perf_e_edited")),
+    ],
+    ids=[*(c for c, _ in JOINED), "prefetch", "both"],
+)
+async def test_eager_queries_answer_alike_with_and_without_templates(
+    db: sx.Database, monkeypatch: pytest.MonkeyPatch, case: str, query: Callable[[], Any]
+) -> None:
+    """Whether or not ``_shape.py`` serves eager queries from a template (the second run of a
+    shape uses it when it does), they load the same objects in the same number of queries."""
+    described = []
+    for templates in (False, True):
+        async with db.session():
+            with monkeypatch.context() as patch:
+                patch.setattr(_shape, "enabled", templates)
+                with capture_queries() as first:
+                    kept = await query()  # held, so the second run meets these objects again
+                with capture_queries() as second:
+                    got = await query()
+            described.append((len(first), len(second), describe(got, tuple(kept))))
     assert described[0] == described[1]
 
 
