@@ -80,7 +80,7 @@ def insert_returning_keys(
         statement, parameters = build(dialect, plan, names, columns, key if returning else None, part)
         result = conn.exec_driver_sql(statement, parameters)
         if returning:
-            found = sorted(row[0] for row in result)
+            found = sorted(result.scalars().all())
         else:
             first = result.lastrowid
             found = list(range(first, first + result.rowcount)) if isinstance(first, int) and first > 0 else []

@@ -261,13 +261,16 @@ _PASSTHROUGH: dict[Coercer, type] = {
 
 
 def passthrough_test(annotation: Any, info: FieldInfo, nullable: bool) -> tuple[str, type, Any] | None:
-    """A Python expression in ``v``, ``{T}`` and ``{N}`` (placeholders for ``str.format``) that is true only for values that
-    ``build_coercer(annotation, info, nullable)`` returns unchanged without raising, with
-    what ``{T}`` (the exact type) and ``{N}`` (the maximum length) stand for; None when the
-    field has rules that need its coercer (bounds, choices, ``sa_type``, datetimes, ...).
+    """A Python expression that is true only for values that ``build_coercer(annotation,
+    info, nullable)`` returns unchanged without raising, with what its ``{T}`` (the exact
+    type) and ``{N}`` (the maximum length) stand for; None when the field has rules that
+    need its coercer (bounds, choices, ``sa_type``, datetimes, ...).
 
-    Generated constructors test this inline and call the coercer only when it is false,
-    so a value it accepts is stored exactly as the coercer would have stored it.
+    The expression is a ``str.format`` template: ``{v}`` is the value, ``{T}`` and ``{N}``
+    the names the caller binds to the type and the length, ``{type}`` and ``{len}`` the
+    names it binds to those builtins. Generated constructors test it inline and call the
+    coercer only when it is false, so a value it accepts is stored exactly as the coercer
+    would have stored it.
     """
     if info.sa_type is not None or info.ge is not None or info.le is not None or info.choices is not None:
         return None
@@ -275,11 +278,11 @@ def passthrough_test(annotation: Any, info: FieldInfo, nullable: bool) -> tuple[
     kind = _PASSTHROUGH.get(base) if base is not None else None
     if kind is None:
         return None
-    test = "type(v) is {T}"
+    test = "{type}({v}) is {T}"
     if info.max_length is not None and kind in (str, bytes):
-        test += " and len(v) <= {N}"
+        test += " and {len}({v}) <= {N}"
     if nullable:
-        test = f"v is None or ({test})"
+        test = f"{{v}} is None or ({test})"
     return test, kind, info.max_length
 
 

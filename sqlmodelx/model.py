@@ -6,6 +6,7 @@ is computed once here, when the class is created, and kept on ``Model.__sx_plan_
 
 from __future__ import annotations
 
+import keyword
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -622,8 +623,9 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
         {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"},
     )
     plan.validate_fields = _validator(plan)
-    if cls.__init__ is Model.__init__:  # not a user's own __init__
-        cls.__init__ = _init_function(plan)  # type: ignore[method-assign]
+    init = _init_function(plan) if cls.__init__ is Model.__init__ else None  # not a user's own
+    if init is not None:
+        cls.__init__ = init  # type: ignore[method-assign]
     registry.register(cls)
 
 
@@ -702,7 +704,7 @@ class Model(metaclass=ModelMeta):
         DoesNotExist: ClassVar[type[ObjectDoesNotExist]]
         MultipleObjectsReturned: ClassVar[type[MultipleObjectsReturned]]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, /, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
         if args:
             raise TypeError(
@@ -835,50 +837,53 @@ def _init_values(plan: ModelPlan, kwargs: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _init_function(plan: ModelPlan) -> Callable[..., None]:
+def _init_function(plan: ModelPlan) -> Callable[..., None] | None:
     """The model's own ``__init__``: ``Model.__init__`` unrolled for its fields, generated once.
 
-    For keyword arguments that are all field names it does what ``_init_values`` does, field
-    by field in the same order (the same defaults and factories, the same coercers, the same
-    errors, all of them), without walking the plan: each field's default is a constant of the
-    generated code, and a value whose exact type its coercer returns unchanged (``str`` within
-    ``max_length``, ``int``, ...: ``passthrough_test``) is stored without calling it. Anything
-    else (positional arguments, relation objects, unknown names) goes to ``Model.__init__``.
+    Each field is a keyword-only parameter. For keyword arguments that are all field names it
+    does what ``_init_values`` does, field by field in the same order (the same defaults and
+    factories, the same coercers, the same errors, all of them), without walking the plan:
+    each field's default is a constant of the generated code, and a value whose exact type
+    its coercer returns unchanged (``str`` within ``max_length``, ``int``, ...:
+    ``passthrough_test``) is stored without calling it. Anything else (positional arguments,
+    relation objects, unknown names) goes to ``Model.__init__`` with the same arguments.
+    Every other name in the generated code starts with ``_``, which no field name does.
+    None (``Model.__init__`` serves) if a field name cannot be a parameter.
     """
-    env: dict[str, Any] = {
-        "_general": Model.__init__,
-        "_plain": frozenset(plan.fields),
-        "_absent": object(),  # no caller can pass it: `kwargs.get(name, _absent)` tells "not given"
-        "_set": object.__setattr__,
-    }
+    names = list(plan.fields)
+    if not all(n.isidentifier() and not keyword.iskeyword(n) and not n.startswith("_") for n in names):
+        return None
+    env: dict[str, Any] = {"_general": Model.__init__, "_absent": object(), "_set": object.__setattr__}
+    parameters = "".join(f", {n}=_absent" for n in names)
+    given = ", ".join(f"({n!r}, {n})" for n in names)
     lines = [
-        "def __init__(self, *args, **kwargs):",
-        "    if args or not kwargs.keys() <= _plain:",
-        "        return _general(self, *args, **kwargs)",
-        "    values = {}",
-        "    errors = []",
+        f"def __init__(_self, /, *_args{parameters}, **_extra):",
+        "    if _args or _extra:",
+        f"        _given = {{_n: _v for _n, _v in ({given},) if _v is not _absent}}",
+        "        return _general(_self, *_args, **_given, **_extra)",
+        "    _values = {}",
+        "    _errors = []",
     ]
     for i, (name, spec) in enumerate(plan.fields.items()):
         info = spec.info
-        store = _coerce_lines(env, i, spec, "values", always_store=True)
-        lines.append(f"    v = kwargs.get({name!r}, _absent)")
+        store = _coerce_lines(env, i, spec, name, "_values", always_store=True)
         if info.default_factory is not None:
             env[f"_f{i}"] = info.default_factory
-            default = f"v = _f{i}()"
+            default = f"{name} = _f{i}()"
         elif info.default is not MISSING:
             env[f"_d{i}"] = info.default
-            default = f"v = _d{i}"
+            default = f"{name} = _d{i}"
         elif spec.auto:
-            lines += ["    if v is not _absent:", *_indent(store, 2)]
+            lines += [f"    if {name} is not _absent:", *_indent(store, 2)]
             continue
         elif spec.nullable:
-            default = "v = None"
+            default = f"{name} = None"
         else:
             required = {"field": name, "value": None, "message": "this field is required"}
-            lines += ["    if v is _absent:", f"        errors.append({required!r})", "    else:", *_indent(store, 2)]
+            lines += [f"    if {name} is _absent:", f"        _errors.append({required!r})", "    else:", *_indent(store, 2)]
             continue
-        lines += ["    if v is _absent:", f"        {default}", *_indent(store, 1)]
-    lines += [*_raise_errors(env, plan), "    _set(self, '__dict__', values)"]
+        lines += [f"    if {name} is _absent:", f"        {default}", *_indent(store, 1)]
+    lines += [*_raise_errors(env, plan), "    _set(_self, '__dict__', _values)"]
     init = _generated(plan, "__init__", lines, env)
     init.__doc__ = Model.__init__.__doc__
     return init
@@ -889,38 +894,40 @@ def _validator(plan: ModelPlan) -> Callable[[dict[str, Any]], None]:
     (the same coercers, values stored back, every failure reported), with the coercer called
     only for a value that ``passthrough_test`` does not accept."""
     env: dict[str, Any] = {"_absent": object()}
-    lines = ["def validate_fields(d):", "    errors = []"]
+    lines = ["def validate_fields(_d):", "    _errors = []"]
     for i, (name, spec) in enumerate(plan.fields.items()):
-        lines += [f"    v = d.get({name!r}, _absent)", "    if v is not _absent:"]
-        lines += _indent(_coerce_lines(env, i, spec, "d", always_store=False), 2)
+        lines += [f"    _v = _d.get({name!r}, _absent)", "    if _v is not _absent:"]
+        lines += _indent(_coerce_lines(env, i, spec, "_v", "_d", always_store=False), 2)
     return _generated(plan, "validate_fields", [*lines, *_raise_errors(env, plan)], env)
 
 
-def _coerce_lines(env: dict[str, Any], i: int, spec: FieldSpec, target: str, *, always_store: bool) -> list[str]:
-    """Code storing field ``i``'s value ``v`` coerced into ``target``, a failure recorded in
-    ``errors`` as ``_init_values`` and ``validate_changes`` record it."""
+def _coerce_lines(
+    env: dict[str, Any], i: int, spec: FieldSpec, value: str, target: str, *, always_store: bool
+) -> list[str]:
+    """Code storing field ``i``'s value (the variable ``value``) coerced into ``target``, a
+    failure recorded in ``_errors`` as ``_init_values`` and ``validate_changes`` record it."""
     name = spec.name
-    env[f"_c{i}"] = spec.coerce
+    env.update({f"_c{i}": spec.coerce, "_caught": (ValueError, TypeError), "_str": str, "_type": type, "_len": len})
     coerce = [
         "try:",
-        f"    {target}[{name!r}] = _c{i}(v)",
-        "except (ValueError, TypeError) as exc:",
-        f"    errors.append({{'field': {name!r}, 'value': v, 'message': str(exc)}})",
+        f"    {target}[{name!r}] = _c{i}({value})",
+        "except _caught as _exc:",
+        f"    _errors.append({{'field': {name!r}, 'value': {value}, 'message': _str(_exc)}})",
     ]
     test = passthrough_test(spec.annotation, spec.info, spec.nullable) if spec.relation is None else None
     if test is None:
         return coerce
-    expression, env[f"_T{i}"], env[f"_N{i}"] = test
-    expression = expression.format(T=f"_T{i}", N=f"_N{i}")
+    template, env[f"_T{i}"], env[f"_N{i}"] = test
+    expression = template.format(v=value, T=f"_T{i}", N=f"_N{i}", type="_type", len="_len")
     if not always_store:
         return [f"if not ({expression}):", *_indent(coerce, 1)]
-    return [f"if {expression}:", f"    {target}[{name!r}] = v", "else:", *_indent(coerce, 1)]
+    return [f"if {expression}:", f"    {target}[{name!r}] = {value}", "else:", *_indent(coerce, 1)]
 
 
 def _raise_errors(env: dict[str, Any], plan: ModelPlan) -> list[str]:
     env["_ValidationError"] = ValidationError
     env["_model_name"] = plan.model.__name__
-    return ["    if errors:", "        raise _ValidationError(_model_name, errors)"]
+    return ["    if _errors:", "        raise _ValidationError(_model_name, _errors)"]
 
 
 def _indent(lines: list[str], levels: int) -> list[str]:

@@ -7,6 +7,7 @@ every kind of field: scalars with and without rules, Decimal, datetimes, enums, 
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import enum
 import functools
@@ -108,6 +109,24 @@ class InitKeyed(sx.Model):
     maybe: int | None
 
 
+class InitNames(sx.Model):
+    """Field names that are also names of builtins and of the generated code's variables."""
+
+    __tablename__ = "perf_init_names"
+    self: builtins.str = sx.Field(max_length=3)
+    type: int = 0
+    len: builtins.str | None = sx.Field(default=None, max_length=2)
+    str: bytes | None = None
+    exc: int | None = None
+    v: bool = False
+    d: float = 1.0
+    kwargs: int | None = None
+    args: int | None = None
+    errors: int | None = None
+    values: int | None = None
+    ValueError: int | None = None  # noqa: N815
+
+
 class InitCustom(sx.Model):
     """A model with its own ``__init__`` keeps it."""
 
@@ -131,7 +150,7 @@ POOL: list[Any] = [
     dt.timedelta(seconds=5), b"ab", b"abcdef", bytearray(b"xy"), uuid.UUID(int=5), Mood.SAD,
     Level.HIGH, 2, {}, {"k": [1]}, [], [1, "a"], object(),
 ]
-MODELS: list[type[sx.Model]] = [InitEverything, InitKeyed, InitAuthor, InitPair, InitBook]
+MODELS: list[type[sx.Model]] = [InitEverything, InitKeyed, InitAuthor, InitPair, InitBook, InitNames]
 
 
 def outcome(make: Callable[[], sx.Model]) -> tuple[Any, ...]:
@@ -170,6 +189,10 @@ GOOD: dict[type[sx.Model], dict[str, Any]] = {
     InitAuthor: {"name": "a", "email": "e", "rating": "1.5"},
     InitPair: {"left": 1, "right": "r", "label": "l"},
     InitBook: {"title": "t", "author_id": 1, "editor_id": None, "pages": 2},
+    InitNames: {
+        "self": "abc", "type": 2, "len": "ab", "str": b"x", "exc": 1, "v": True, "d": 2.5,
+        "kwargs": 1, "args": 2, "errors": 3, "values": 4, "ValueError": 5,
+    },
 }
 
 
@@ -229,6 +252,11 @@ def test_good_values_defaults_and_factories() -> None:
         (InitEverything, (), {"nmae": "a", "count": 1}),
         (InitEverything, (), {"name": "a", "count": "x", "extra": 1}),
         (InitEverything, (), {}),
+        (InitEverything, (), {"name": "a", "count": 1, "_self": 1}),
+        (InitEverything, (), {"name": "a", "count": 1, "_args": 1, "_extra": 2}),
+        (InitEverything, (), {"name": "a", "count": 1, "self": 1}),
+        (InitNames, (), {"self": "abcd", "type": "x", "len": "abc", "str": 1, "exc": "e", "v": 2}),
+        (InitNames, (), {"type": 1}),
         (InitKeyed, (), {}),
         (InitBook, (), {"title": "t", "author": InitAuthor(name="a"), "author_id": 1}),
         (InitBook, (), {"title": "t", "author": "not an author"}),
