@@ -20,7 +20,10 @@ A template stands in for the general statement only where it is the same query:
 - every lookup is a built-in one whose SQL does not depend on a scalar value (``exact``,
   ``iexact``, ``gt``, ``gte``, ``lt``, ``lte`` and the text matches); conditions on JSON
   fields, across to-many relations or on annotations, and queries with ``values()``,
-  ``distinct()``, unions, ``select_for_update()`` or eager loading take the general path;
+  ``distinct()``, unions or ``select_for_update()`` take the general path.
+  ``select_related`` paths are part of the shape (the template hands its joins, where
+  the related columns sit in a row, to ``prefetch.load_eager``); ``prefetch_related``
+  does not change the query itself and runs its own queries afterwards;
 - the first time a shape runs on a dialect, its template is compiled next to the general
   statement of that query: the SQL text and the parameters as the driver receives them
   (after SQLAlchemy's bind processors) must be identical, or the shape stays on the
@@ -42,7 +45,6 @@ import sqlalchemy as sa
 from . import lookups
 from ._compile import Compiler, prepare_value
 from .aggregates import Avg, Count, Max, Min, Sum
-from .eager import NO_EAGER
 from .expressions import Expression, F, Q
 from .lookups import Lookup, Pattern, get_lookup, is_json
 
@@ -71,11 +73,13 @@ _Slot = tuple[str, str, Lookup, Callable[[Any], Any] | None]
 class Shape:
     """One shape's template statement, its value slots and per-dialect verdicts."""
 
-    __slots__ = ("statement", "slots", "verdicts")
+    __slots__ = ("statement", "slots", "joins", "verdicts")
 
-    def __init__(self, statement: Any, slots: tuple[_Slot, ...]) -> None:
+    def __init__(self, statement: Any, slots: tuple[_Slot, ...], joins: Any = None) -> None:
         self.statement = statement
         self.slots = slots
+        #: The template's ``select_related`` joins (where their columns sit in a row), or None.
+        self.joins = joins
         #: dialect key -> whether the template compiles exactly as the general statement.
         self.verdicts: dict[Any, bool] = {}
 
@@ -129,6 +133,8 @@ def statement_for(
             return general, None
     if not verdict:
         return build(qs), None
+    if shape.joins is not None:
+        qs.__dict__["_joined"] = shape.joins  # prefetch.load_eager reads the joined columns with them
     return shape.statement, parameters
 
 
@@ -142,7 +148,7 @@ def _shape_key(qs: Any, operation: Any) -> tuple[Any, list[Any]] | None:
         or qs._distinct
         or qs._for_update is not None
         or qs._empty
-        or qs._eager is not NO_EAGER
+        or qs._eager.link is not None
     ):
         return None
     order = qs._order
@@ -156,7 +162,9 @@ def _shape_key(qs: Any, operation: Any) -> tuple[Any, list[Any]] | None:
         if shape is None:
             return None
         where.append(shape)
-    return (operation, tuple(where), order, qs._limit, qs._offset, qs._only, qs._defer), values
+    # prefetch_related runs its own queries afterwards: only select_related changes this one
+    shape = (operation, tuple(where), order, qs._limit, qs._offset, qs._only, qs._defer, qs._eager.select_related)
+    return shape, values
 
 
 def _q_shape(q: Any, values: list[Any]) -> tuple[Any, ...] | None:
@@ -200,7 +208,8 @@ def _template(qs: Any, build: Callable[[Any], Any]) -> Shape | None:
             return _GENERAL
         template = qs._clone()
         template._where = tuple(where)
-        return Shape(build(template), tuple(slots))
+        statement = build(template)
+        return Shape(statement, tuple(slots), template.__dict__.get("_joined"))
     except Exception:  # noqa: BLE001 - the general path raises it with the user's values
         return None
 

@@ -16,6 +16,7 @@ import pytest
 
 import sqlmodelx as sx
 from sqlmodelx import Q, _shape
+from sqlmodelx.relations import PREFETCHED
 
 
 class PerfAuthor(sx.Model):
@@ -85,9 +86,17 @@ def templated(model: Any) -> int:
     return sum(1 for shape in shapes(model).values() if shape.statement is not None and any(shape.verdicts.values()))
 
 
-def row(obj: Any) -> tuple[Any, ...]:
-    """The fields an object holds (``-`` for a field only()/defer() left out)."""
-    return tuple(obj.__dict__.get(name, "-") for name in type(obj).__sx_plan__.fields)
+def row(obj: Any, nested: bool = True) -> tuple[Any, ...]:
+    """The fields an object holds (``-`` for a field only()/defer() left out), then the
+    related objects select_related / prefetch_related loaded, by the same rule."""
+    d = obj.__dict__
+    plan = type(obj).__sx_plan__
+    fields = tuple(d.get(name, "-") for name in plan.fields)
+    if not nested:
+        return fields
+    joined = tuple(row(d[name], False) for name in plan.relations if isinstance(d.get(name), sx.Model))
+    prefetched = {name: [row(o, False) for o in items] for name, items in d.get(PREFETCHED, {}).items()}
+    return (*fields, joined, prefetched)
 
 
 def plain(result: Any) -> Any:
@@ -125,6 +134,10 @@ SERVED: list[tuple[str, Callable[[int], Awaitable[Any]], Any]] = [
     ("count-sliced", lambda i: A.filter(age=30).order_by("id")[:i].count(), PerfAuthor),
     ("first", lambda i: A.filter(score=3).first(), PerfAuthor),
     ("last", lambda i: A.filter(score__gte=i).last(), PerfAuthor),
+    ("select-related", lambda i: B.select_related("author").filter(pages__gt=50 * i).order_by("id"), PerfBook),
+    ("select-related-get", lambda i: B.select_related("author").get(title=BOOKS[i][0]), PerfBook),
+    ("prefetch", lambda i: A.prefetch_related("perf_books").filter(age__gte=4 * i).order_by("id"), PerfAuthor),
+    ("prefetch-and-related", lambda i: B.select_related("author").prefetch_related("author__perf_books").filter(pages__lt=100 * i + 50).order_by("id"), PerfBook),
 ]
 
 # Queries the templates leave to the general path: the SQL depends on the value.
@@ -139,8 +152,6 @@ GENERAL: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
     ("values", lambda: A.filter(age=30).values_list("name", flat=True).order_by("id")),
     ("distinct", lambda: A.filter(age=30).distinct().order_by("id")),
     ("annotate", lambda: A.annotate(n=sx.Count("perf_books")).filter(age=30).order_by("id")),
-    ("select-related", lambda: B.select_related("author").filter(pages=100)),
-    ("prefetch", lambda: A.prefetch_related("perf_books").filter(age=30).order_by("id")),
     ("core-condition", lambda: A.filter(PerfAuthor.age > 10).order_by("id")),
     ("aggregate-filtered", lambda: B.aggregate(n=sx.Count("id", filter=Q(pages__gt=100)))),
 ]
