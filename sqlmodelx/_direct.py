@@ -157,8 +157,12 @@ def _ready(
     adapted = _driver_connection(sync, single)
     if adapted is None:
         return None
+    try:
+        arguments = plan.arguments(parameters)
+    except Exception:  # noqa: BLE001 - a bind processor refused a value: SQLAlchemy raises it as its own
+        return None
     sent += 1
-    return plan, adapted, plan.arguments(parameters)
+    return plan, adapted, arguments
 
 
 def _driver_connection(sync: Connection, single: bool) -> Any:
@@ -184,8 +188,20 @@ def _raise_as_sqlalchemy(sync: Connection, adapted: Any, sql: str, arguments: An
     try:
         adapted._handle_exception(error)
     except Exception as translated:  # noqa: BLE001 - handed to SQLAlchemy, which raises
+        _forget_stale_statements(sync.dialect, translated)
         sync._handle_dbapi_exception(translated, sql, arguments, None, None)
     raise error  # _handle_exception always raises; kept for the type checker
+
+
+def _forget_stale_statements(dialect: Any, error: Exception) -> None:
+    """What asyncpg's execution context does on these errors (the direct path has none): mark
+    every connection's prepared statements stale, so the next execution prepares again."""
+    dbapi = dialect.loaded_dbapi
+    stale = tuple(
+        getattr(dbapi, name) for name in ("InvalidCachedStatementError", "InternalServerError") if hasattr(dbapi, name)
+    )
+    if stale and isinstance(error, stale) and hasattr(dialect, "_invalidate_schema_cache"):
+        dialect._invalidate_schema_cache()
 
 
 def _learn(sync: Connection, statement: Any, parameters: dict[str, Any], result: Any, names: Any, *, reads: bool) -> None:

@@ -9,6 +9,7 @@ path was really taken (``_direct.learnt``), so that a silent fallback cannot pas
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 from collections.abc import Iterator
@@ -258,3 +259,138 @@ async def test_listeners_see_every_statement(db: sx.Database) -> None:
         async with db.session():
             await DirectItem.objects.get(code="b")
     assert len(log.selects) == 2
+
+
+async def test_cancelled_statement_as_sqlalchemy(db: sx.Database) -> None:
+    """A task cancelled while its keyed UPDATE waits for a row lock: SQLAlchemy invalidates
+    the connection (its state mid-statement is unknown); the direct path must too, or the
+    statement's late answer is taken for the next command's."""
+
+    async def bump(code: str, qty: int) -> None:
+        item = await DirectItem.objects.get(code=code)
+        item.qty = qty
+        await item.save()
+
+    async def blocked() -> None:
+        async with db.session(join=False):
+            await bump("a", 60)
+
+    async def run() -> list[Any]:
+        await DirectItem.objects.filter(code="a").update(qty=1)
+        async with db.session(join=False):
+            await bump("a", 50)  # holds the row's lock until the block ends
+            task = asyncio.create_task(blocked())
+            await asyncio.sleep(0.4)
+            task.cancel()
+        done, _ = await asyncio.wait([task], timeout=10)  # its cleanup ends once the lock is free
+        assert done and task.cancelled()
+        return [values(i) for i in await DirectItem.objects.order_by("code")] + [
+            await DirectItem.objects.filter(qty__gte=0).count() for _ in range(4)
+        ]
+
+    async with db.session():
+        for qty in (7, 8):  # teaches the keyed UPDATE of (qty)
+            await bump("b", qty)
+    keyed = DirectItem.__sx_plan__.__dict__["_sx_keyed"]["update"]
+    assert _direct.learnt(keyed, db.dialect, ("qty", "sx_pk_0"))
+    with general():
+        expected = await run()
+    before = _direct.sent
+    assert await run() == expected
+    assert db.dialect.name == "sqlite" or _direct.sent > before  # the UPDATE went directly
+
+
+class Checked(sa.types.TypeDecorator[str]):
+    """A column type whose bind processing refuses a value (as an encrypting or validating type may)."""
+
+    impl = sa.String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value == "refused":
+            raise ValueError("refused by the column type")
+        return value
+
+
+class DirectChecked(sx.Model):
+    __tablename__ = "direct_checked"
+    label: str = sx.Field(default="", sa_type=Checked())
+
+
+async def test_bind_processor_error_as_sqlalchemy(sx_database: sx.Database) -> None:
+    db = sx_database
+    await DirectChecked.objects.create(label="x")
+
+    async def run() -> list[Any]:
+        got: list[Any] = []
+        for label in ("y", "z", "refused"):  # learns, runs directly, then the type refuses
+            try:
+                got.append(await DirectChecked.objects.filter(label=label).count())
+            except Exception as error:  # noqa: BLE001 - compared below
+                got.append((type(error), type(error.__cause__), str(error)))
+        async with db.session() as s:
+            item = await DirectChecked.objects.get(label="x")
+            for label in ("x1", "x2", "refused"):
+                item.label = label
+                try:
+                    await item.save()
+                    got.append(label)
+                except Exception as error:  # noqa: BLE001 - compared below
+                    got.append((type(error), type(error.__cause__), str(error)))
+                    await s.rollback()
+                    break
+        return got
+
+    with general():
+        expected = await run()
+    await DirectChecked.objects.filter(label__startswith="x").update(label="x")
+    assert await run() == expected
+    assert learnt(DirectChecked, db) >= 1
+
+
+async def test_stale_prepared_statement_after_ddl_elsewhere(db: sx.Database, sx_backend: Any) -> None:
+    """Another client changes a column's type: a statement prepared before fails once (as
+    through SQLAlchemy, which then invalidates the dialect's prepared statements), not again."""
+    qs = DirectItem.objects.filter(code="a")
+    statement, parameters = qs._executable(db.dialect)
+    assert parameters is not None
+
+    async def read(conn: Any) -> Any:
+        try:
+            async with conn.begin():
+                return list(await _direct.fetch(conn, statement, parameters))
+        except sa.exc.DBAPIError as error:
+            return type(error.orig)
+
+    async def run() -> list[Any]:
+        async with db.engine.connect() as conn:
+            first = [await read(conn) for _ in range(2)]  # learnt and prepared on this connection
+            other = sx.Database(sx_backend.url, default=False)
+            try:
+                changed = DirectItem.__table__.to_metadata(sa.MetaData())
+                changed.c.qty.type = sa.BigInteger()  # another type for a selected column
+                async with other.engine.begin() as ddl:
+                    saved = (await ddl.execute(sa.select(changed))).all()
+                    await ddl.run_sync(changed.drop)
+                    await ddl.run_sync(changed.create)
+                    if saved:
+                        await ddl.execute(changed.insert(), [row._asdict() for row in saved])
+            finally:
+                await other.dispose()
+            return first + [await read(conn) for _ in range(3)]
+
+    async def restore() -> None:
+        async with db.engine.begin() as ddl:
+            saved = (await ddl.execute(sa.select(DirectItem.__table__))).all()
+            await ddl.run_sync(DirectItem.__table__.drop)
+            await ddl.run_sync(DirectItem.__table__.create)
+            await ddl.execute(DirectItem.__table__.insert(), [row._asdict() for row in saved])
+
+    with general():
+        expected = await run()
+    await restore()
+    got = await run()
+    await restore()
+    assert _direct.learnt(statement, db.dialect)
+    assert got == expected
+    assert got[-1] == expected[0]  # usable again by the end
