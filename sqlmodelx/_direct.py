@@ -228,6 +228,10 @@ def _plan_from(statement: Any, dialect: Any, parameters: dict[str, Any], result:
     run = _runner_for(adapted)
     if run is None or context.statement != compiled.string:
         return None
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        return None  # a Python default/onupdate: SQLAlchemy computes a new value each execution
+    if any(bind.callable is not None for bind in compiled.binds.values()):
+        return None  # a bindparam(callable_=...): its value is taken at each execution
     processors = compiled._bind_processors
     sent = tuple(context.parameters[0]) if context.parameters else ()
     if len(sent) != len(compiled.positiontup):

@@ -394,3 +394,35 @@ async def test_stale_prepared_statement_after_ddl_elsewhere(db: sx.Database, sx_
     assert _direct.learnt(statement, db.dialect)
     assert got == expected
     assert got[-1] == expected[0]  # usable again by the end
+
+
+_edits = iter(range(1, 1_000_000))
+
+
+class DirectStamped(sx.Model):
+    """A column with a Python ``onupdate``: SQLAlchemy computes a new value at each UPDATE."""
+
+    __tablename__ = "direct_stamped"
+    body: str = sx.Field(max_length=20)
+    edits: int = sx.Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, default=0, onupdate=lambda: next(_edits)))
+
+
+async def test_onupdate_computed_at_each_execution(sx_database: sx.Database) -> None:
+    db = sx_database
+
+    async def run() -> list[int]:
+        stamps = []
+        async with db.session():
+            doc = await DirectStamped.objects.create(body="x")
+            for text in ("a", "b", "c"):  # learns the UPDATE of (body), then runs it directly
+                doc.body = text
+                await doc.save()
+                await doc.refresh()
+                stamps.append(doc.edits)
+        return stamps
+
+    with general():
+        expected = await run()
+    got = await run()
+    assert len(set(expected)) == 3
+    assert len(set(got)) == 3, got  # a new value each time, not the first execution's forever
