@@ -21,7 +21,9 @@ path. SQLAlchemy's path is also taken, per statement, whenever bypassing it coul
 - the engine echoes SQL, the connection has execution options other than isolation and
   sqlmodelx's own, or is closed or invalidated;
 - SQLAlchemy has not begun a transaction on the connection (its ``begin`` events must run
-  first), except for the one-statement reads outside a session, which need none;
+  first), except for the one-statement reads outside a session, which need none (unless a
+  ``begin`` listener other than sqlmodelx's own would run for them);
+- the dialect has a ``do_execute`` listener;
 - the driver adapter is not one of the three above.
 
 Errors go through SQLAlchemy's own handling (``Connection._handle_dbapi_exception``): the
@@ -53,6 +55,9 @@ sent = 0
 MAX_PLANS = 4096
 #: Execution options that do not change what a statement sends.
 _SAFE_OPTIONS = frozenset({"isolation_level", "postgresql_readonly", "postgresql_deferrable", "logging_token"})
+#: ``begin`` listeners a one-statement read outside a session may skip: sqlmodelx's own
+#: (database.py adds them), which only prepare write or read-only transactions.
+skippable_begin_listeners: set[Callable[..., Any]] = set()
 _STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
 
 _Rows = Sequence[Sequence[Any]]
@@ -170,8 +175,11 @@ def _driver_connection(sync: Connection, single: bool) -> Any:
     if sync._echo or sync.invalidated:
         return None
     fairy = sync._dbapi_connection
-    if fairy is None or (not single and not sync.in_transaction()):
+    if fairy is None:
         return None
+    if not sync.in_transaction():  # SQLAlchemy would begin one first, firing its ``begin`` listeners
+        if not single or any(fn not in skippable_begin_listeners for fn in sync.dispatch.begin):
+            return None
     options = sync._execution_options
     if options:
         for key in options:
@@ -179,6 +187,8 @@ def _driver_connection(sync: Connection, single: bool) -> Any:
                 return None
     events = sync.dispatch
     if events.before_execute or events.after_execute or events.before_cursor_execute or events.after_cursor_execute:
+        return None
+    if sync.dialect.dispatch.do_execute:
         return None
     return fairy.dbapi_connection
 

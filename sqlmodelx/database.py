@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
-from . import _context, registry
+from . import _context, _direct, registry
 from ._sqlite_driver import one_hop_dbapi
 from .exc import (
     ConfigurationError,
@@ -567,6 +567,9 @@ def _mysql_on_begin(conn: sa.Connection) -> None:
     """A read-only session: the transaction about to start is READ ONLY (MySQL/MariaDB)."""
     if conn.get_execution_options().get("sqlmodelx_read_only"):
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+_direct.skippable_begin_listeners.update((_sqlite_on_begin, _mysql_on_begin))  # no-ops for a single read
 
 
 def _connect_or_explain(dialect: sa.Dialect, conn_rec: Any, cargs: Any, cparams: Any) -> Any:

@@ -426,3 +426,33 @@ async def test_onupdate_computed_at_each_execution(sx_database: sx.Database) -> 
     got = await run()
     assert len(set(expected)) == 3
     assert len(set(got)) == 3, got  # a new value each time, not the first execution's forever
+
+
+@pytest.mark.parametrize("event", ["begin", "do_execute"])
+async def test_begin_and_dialect_listeners_see_every_read(db: sx.Database, event: str) -> None:
+    """A ``begin`` listener (per-transaction settings) runs for each read outside a session,
+    and a dialect's ``do_execute`` listener sees each statement, as through SQLAlchemy."""
+    seen: list[str] = []
+
+    def listener(*args: Any) -> None:
+        seen.append(event)
+
+    async def run() -> int:
+        seen.clear()
+        engine = db.engine.sync_engine
+        sa.event.listen(engine, event, listener)
+        try:
+            for code in ("a", "b", "c"):
+                await DirectItem.objects.get(code=code)
+            async with db.session():
+                await DirectItem.objects.get(code="a")
+        finally:
+            sa.event.remove(engine, event, listener)
+        return len(seen)
+
+    for _ in range(2):
+        await DirectItem.objects.get(code="a")  # learnt
+    with general():
+        expected = await run()
+    assert expected >= 4
+    assert await run() == expected
