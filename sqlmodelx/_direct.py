@@ -177,9 +177,11 @@ def _driver_connection(sync: Connection, single: bool) -> Any:
     fairy = sync._dbapi_connection
     if fairy is None:
         return None
-    if not sync.in_transaction():  # SQLAlchemy would begin one first, firing its ``begin`` listeners
-        if not single or any(fn not in skippable_begin_listeners for fn in sync.dispatch.begin):
-            return None
+    # Outside a transaction SQLAlchemy would begin one first, firing its ``begin`` listeners.
+    if not sync.in_transaction() and (
+        not single or any(fn not in skippable_begin_listeners for fn in sync.dispatch.begin)
+    ):
+        return None
     options = sync._execution_options
     if options:
         for key in options:
