@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_, greenlet_spawn
 
@@ -66,7 +66,7 @@ _Rows = Sequence[Sequence[Any]]
 class _Plan:
     """What SQLAlchemy sent for one statement on one dialect, and how to send it again."""
 
-    __slots__ = ("statement", "dialect", "sql", "binds", "process", "run")
+    __slots__ = ("statement", "dialect", "sql", "binds", "process", "run", "metadata")
 
     def __init__(
         self,
@@ -76,6 +76,7 @@ class _Plan:
         binds: tuple[tuple[str | None, Callable[[Any], Any] | None, Any], ...],
         process: Callable[[Any], Any] | None,
         run: Callable[..., Any],
+        metadata: Any = None,
     ) -> None:
         self.statement = statement
         self.dialect = dialect
@@ -83,6 +84,8 @@ class _Plan:
         self.binds = binds
         self.process = process
         self.run = run
+        #: The first result's metadata (reads): what ``Row`` objects need for names and ``_mapping``.
+        self.metadata = metadata
 
     def arguments(self, parameters: dict[str, Any]) -> tuple[Any, ...]:
         """The positional values the driver receives: the caller's after the bind processors;
@@ -107,10 +110,13 @@ def learnt(statement: Any, dialect: Any, names: Any = None) -> bool:
     return plan is not None and plan.statement is statement
 
 
-async def fetch(conn: AsyncConnection, statement: Any, parameters: dict[str, Any], *, single: bool = False) -> _Rows:
+async def fetch(
+    conn: AsyncConnection, statement: Any, parameters: dict[str, Any], *, single: bool = False, rows: bool = False
+) -> _Rows:
     """The rows of ``statement`` (a reusable template) with ``parameters``.
 
-    Rows are sequences indexed by position with SQLAlchemy's result processing applied.
+    Rows are sequences indexed by position with SQLAlchemy's result processing applied;
+    ``rows``: SQLAlchemy ``Row`` objects (names, ``_mapping``), as ``Result.all()`` gives.
     ``single``: the caller runs one read outside any transaction (no ``begin`` needed).
     """
     sync = conn.sync_connection
@@ -120,11 +126,14 @@ async def fetch(conn: AsyncConnection, statement: Any, parameters: dict[str, Any
     if ready is not None:
         plan, adapted, arguments = ready
         try:
-            rows, _ = await plan.run(adapted, plan, arguments)
+            got, _ = await plan.run(adapted, plan, arguments)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's handling re-raises it
             await greenlet_spawn(_raise_as_sqlalchemy, sync, adapted, plan.sql, arguments, error)
             raise  # not reached
-        found: _Rows = rows if plan.process is None else plan.process(rows)
+        found: _Rows = got if plan.process is None else plan.process(got)
+        if rows:
+            metadata = plan.metadata
+            return [Row(metadata, None, metadata._key_to_index, row) for row in found]
         return found
     result = await conn.execute(statement, parameters)
     if enabled:
@@ -258,7 +267,7 @@ def _plan_from(statement: Any, dialect: Any, parameters: dict[str, Any], result:
         if getattr(metadata, "_tuplefilter", True) is not None:
             return None
         process = _row_processor(metadata._processors)
-    plan = _Plan(statement, dialect, compiled.string, binds, process, run)
+    plan = _Plan(statement, dialect, compiled.string, binds, process, run, result._metadata if reads else None)
     try:
         rebuilt = plan.arguments(parameters)
     except Exception:  # noqa: BLE001 - not reproducible: SQLAlchemy's path only

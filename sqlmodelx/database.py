@@ -429,7 +429,7 @@ class Database:
     async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
         single = _is_plain_read(statement)
         async with self._reading(single=single) as conn:
-            return list(await _rows(conn, statement, parameters, single=single and self._pinned is None))
+            return list(await _rows(conn, statement, parameters, single=single and self._pinned is None, rows=True))
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         if _is_plain_read(statement) and self._pinned is None:

@@ -816,7 +816,7 @@ class Session:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            return list(await _rows(conn, statement, parameters))
+            return list(await _rows(conn, statement, parameters, rows=True))
 
     async def stream_rows(self, statement: Any, chunk_size: int) -> AsyncIterator[Any]:
         """Rows of ``statement`` in lists of ``chunk_size``, through a server-side cursor (``QuerySet.iterator``).
@@ -1135,11 +1135,14 @@ def _validate_all(plan: ModelPlan, objects: list[Model], names: Any) -> None:
         raise ValidationError(plan.model.__name__, errors)
 
 
-async def _rows(conn: AsyncConnection, statement: Any, parameters: dict[str, Any] | None, single: bool = False) -> Any:
-    """The rows of a read: a template (``parameters`` given) may run on the driver directly."""
+async def _rows(
+    conn: AsyncConnection, statement: Any, parameters: dict[str, Any] | None, single: bool = False, rows: bool = False
+) -> Any:
+    """The rows of a read: a template (``parameters`` given) may run on the driver directly.
+    ``rows``: SQLAlchemy ``Row`` objects (``fetch_all``), not just sequences."""
     if parameters is None:
         return (await conn.execute(statement)).all()
-    return await _direct.fetch(conn, statement, parameters, single=single)
+    return await _direct.fetch(conn, statement, parameters, single=single, rows=rows)
 
 
 def _is_plain_read(statement: Any) -> bool:

@@ -456,3 +456,25 @@ async def test_begin_and_dialect_listeners_see_every_read(db: sx.Database, event
         expected = await run()
     assert expected >= 4
     assert await run() == expected
+
+
+async def test_fetch_all_gives_rows(db: sx.Database) -> None:
+    """``fetch_all(statement, parameters)`` answers ``list[Row]`` (the runner protocol) on every call:
+    names and ``_mapping`` work after the statement is learnt, too."""
+    table = DirectItem.__table__
+    statement = sa.select(table.c.code, table.c.price).where(table.c.qty == sa.bindparam("qty")).order_by(table.c.code)
+
+    async def run() -> list[Any]:
+        got = []
+        for _ in range(3):
+            rows = await db.fetch_all(statement, {"qty": 2})
+            got.append([(row.code, row._mapping["price"], tuple(row)) for row in rows])
+            async with db.session() as s:
+                rows = await s.fetch_all(statement, {"qty": 2})
+                got.append([(row.code, row._mapping["price"], tuple(row)) for row in rows])
+        return got
+
+    with general():
+        expected = await run()
+    assert await run() == expected
+    assert _direct.learnt(statement, db.dialect)
