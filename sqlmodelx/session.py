@@ -1118,9 +1118,10 @@ def _has_eager(qs: Any) -> bool:
     eager = getattr(qs, "_eager", None)
     if eager is not None and not (eager.select_related or eager.prefetch or eager.link is not None):
         return False  # without building the statement (``_joins`` would)
-    return bool(getattr(qs, "_joins", ())) or (
-        eager is not None and (bool(eager.prefetch) or eager.link is not None)
-    )
+    if eager is not None and (eager.prefetch or eager.link is not None):
+        return True
+    joined = qs.__dict__.get("_joined")  # handed over by a statement template, or built
+    return bool(joined if joined is not None else getattr(qs, "_joins", ()))
 
 
 def _validate_all(plan: ModelPlan, objects: list[Model], names: Any) -> None:
