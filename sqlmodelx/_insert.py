@@ -72,7 +72,7 @@ def insert_returning_keys(
     if dialect.paramstyle == "format" and "%" in "".join((plan.table.name, plan.fields[key].column.name, *(q for q, _, _ in columns))):
         return None  # a name with % in it would be read as a placeholder
     # MariaDB: many rows' keys follow from the first one when the server guarantees it.
-    returning = not mariadb or len(group) < CONSECUTIVE_MIN or not _consecutive_keys(conn, plan)
+    returning = not mariadb or len(group) < CONSECUTIVE_MIN or not _consecutive_keys(conn, plan, key)
     keys: list[Any] = []
     dicts = [obj.__dict__ for obj in group]
     for start in range(0, len(group), chunk):
@@ -96,18 +96,21 @@ def insert_returning_keys(
 CONSECUTIVE_MIN = 500
 
 
-def _consecutive_keys(conn: sa.Connection, plan: ModelPlan) -> bool:
+def _consecutive_keys(conn: sa.Connection, plan: ModelPlan, key: str) -> bool:
     """Whether MariaDB gives the rows of one multi-row ``INSERT .. VALUES`` into the model's
     table consecutive keys, the first of them reported as the statement's insert id.
 
     InnoDB guarantees it for such "simple inserts" when ``innodb_autoinc_lock_mode`` is 0
     (traditional) or 1 (consecutive, the default), with ``auto_increment_increment`` 1 (the
     default; Galera changes both). Checked on every use, in one query: the server's lock
-    mode, this connection's increment, the table's engine (InnoDB) and that no INSERT
-    trigger could assign the key itself; otherwise the keys come back through RETURNING.
+    mode, this connection's increment, the table's engine (InnoDB), that the key column is
+    the table's AUTO_INCREMENT one (not a sequence's ``DEFAULT NEXTVAL``: the statement then
+    reports no first key) and that no INSERT trigger could assign the key itself; otherwise
+    the keys come back through RETURNING.
     """
-    row = conn.execute(_CONSECUTIVE_CHECK, {"schema": plan.table.schema, "table": plan.table.name}).first()
-    return row is not None and row[0] in (0, 1) and tuple(row[1:]) == (1, "InnoDB", 0)
+    names = {"schema": plan.table.schema, "table": plan.table.name, "column": plan.fields[key].column.name}
+    row = conn.execute(_CONSECUTIVE_CHECK, names).first()
+    return row is not None and row[0] in (0, 1) and tuple(row[1:]) == (1, "InnoDB", 1, 0)
 
 
 #: Scalar subqueries with the names as constants: MariaDB looks them up directly (0.4 ms),
@@ -116,6 +119,8 @@ _CONSECUTIVE_CHECK = sa.text(
     "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment, "
     "(SELECT ENGINE FROM information_schema.TABLES "
     "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table), "
+    "(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) "
+    "AND TABLE_NAME = :table AND COLUMN_NAME = :column AND EXTRA LIKE '%auto_increment%'), "
     "(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = COALESCE(:schema, DATABASE()) "
     "AND EVENT_OBJECT_TABLE = :table AND EVENT_MANIPULATION = 'INSERT')"
 )

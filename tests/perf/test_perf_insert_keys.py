@@ -29,6 +29,15 @@ class AriaRow(sx.Model):
     name: str = sx.Field(max_length=20, unique=True)
 
 
+class SequenceRow(sx.Model):
+    """A key from a sequence (on MariaDB a DEFAULT NEXTVAL, no AUTO_INCREMENT: the INSERT
+    reports no first key; SQLite ignores the sequence)."""
+
+    __tablename__ = "perf_sequence_row"
+    id: int = sx.Field(sa_column=sa.Column(sa.Integer, sa.Sequence("perf_sequence_row_id"), primary_key=True))
+    name: str = sx.Field(max_length=20, unique=True)
+
+
 def objects(model: type[sx.Model], prefix: str = "r") -> list[sx.Model]:
     return [model(name=f"{prefix}{i:05d}") for i in range(ROWS)]
 
@@ -52,6 +61,13 @@ async def check_keys(db: sx.Database, model: type[sx.Model], built: list[sx.Mode
 async def test_keys_match_their_rows_on_every_backend(sx_database: sx.Database) -> None:
     await check_keys(sx_database, KeyedRow, objects(KeyedRow))
     await check_keys(sx_database, KeyedRow, objects(KeyedRow, "s"))  # after existing rows
+
+
+async def test_keys_from_a_sequence_match_their_rows(sx_database: sx.Database) -> None:
+    """MariaDB: no AUTO_INCREMENT key column, so no first key to count from: RETURNING."""
+    sent = await check_keys(sx_database, SequenceRow, objects(SequenceRow))
+    if sx_database.dialect.name in ("mysql", "mariadb"):
+        assert all("RETURNING" in sql for sql in sent if sql.startswith("INSERT"))
 
 
 async def test_same_keys_as_the_returning_path(sx_database: sx.Database, monkeypatch: pytest.MonkeyPatch) -> None:
