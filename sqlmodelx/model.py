@@ -623,9 +623,9 @@ def _build_concrete(cls: type[Model], name: str, namespace: dict[str, Any]) -> N
         {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"},
     )
     plan.validate_fields = _validator(plan)
-    init = _init_function(plan) if cls.__init__ is Model.__init__ else None  # not a user's own
-    if init is not None:
-        cls.__init__ = init  # type: ignore[method-assign]
+    # Not a user's own __init__ (a generated one is inherited from a field-less concrete parent).
+    if cls.__init__ is Model.__init__ or getattr(cls.__init__, "__sx_generated__", False):
+        cls.__init__ = _init_function(plan) or Model.__init__  # type: ignore[method-assign]
     registry.register(cls)
 
 
@@ -886,6 +886,7 @@ def _init_function(plan: ModelPlan) -> Callable[..., None] | None:
     lines += [*_raise_errors(env, plan), "    _set(_self, '__dict__', _values)"]
     init = _generated(plan, "__init__", lines, env)
     init.__doc__ = Model.__init__.__doc__
+    init.__dict__["__sx_generated__"] = True  # one model's: a subclass gets its own
     return init
 
 

@@ -127,6 +127,20 @@ class InitNames(sx.Model):
     ValueError: int | None = None  # noqa: N815
 
 
+class InitBare(sx.Model):
+    """A concrete model that declares no field (only the implicit key)."""
+
+    __tablename__ = "perf_init_bare"
+
+
+class InitBareChild(InitBare):
+    """A subclass of it with fields of its own: its constructor is its own, not the parent's."""
+
+    __tablename__ = "perf_init_bare_child"
+    name: str = sx.Field(max_length=5)
+    size: int = 0
+
+
 class InitCustom(sx.Model):
     """A model with its own ``__init__`` keeps it."""
 
@@ -150,7 +164,7 @@ POOL: list[Any] = [
     dt.timedelta(seconds=5), b"ab", b"abcdef", bytearray(b"xy"), uuid.UUID(int=5), Mood.SAD,
     Level.HIGH, 2, {}, {"k": [1]}, [], [1, "a"], object(),
 ]
-MODELS: list[type[sx.Model]] = [InitEverything, InitKeyed, InitAuthor, InitPair, InitBook, InitNames]
+MODELS: list[type[sx.Model]] = [InitEverything, InitKeyed, InitAuthor, InitPair, InitBook, InitNames, InitBareChild]
 
 
 def outcome(make: Callable[[], sx.Model]) -> tuple[Any, ...]:
@@ -189,6 +203,7 @@ GOOD: dict[type[sx.Model], dict[str, Any]] = {
     InitAuthor: {"name": "a", "email": "e", "rating": "1.5"},
     InitPair: {"left": 1, "right": "r", "label": "l"},
     InitBook: {"title": "t", "author_id": 1, "editor_id": None, "pages": 2},
+    InitBareChild: {"name": "abc", "size": 2},
     InitNames: {
         "self": "abc", "type": 2, "len": "ab", "str": b"x", "exc": 1, "v": True, "d": 2.5,
         "kwargs": 1, "args": 2, "errors": 3, "values": 4, "ValueError": 5,
@@ -258,6 +273,8 @@ def test_good_values_defaults_and_factories() -> None:
         (InitNames, (), {"self": "abcd", "type": "x", "len": "abc", "str": 1, "exc": "e", "v": 2}),
         (InitNames, (), {"type": 1}),
         (InitKeyed, (), {}),
+        (InitBareChild, (), {}),
+        (InitBareChild, (), {"size": 1}),
         (InitBook, (), {"title": "t", "author": InitAuthor(name="a"), "author_id": 1}),
         (InitBook, (), {"title": "t", "author": "not an author"}),
         (InitBook, (), {"title": "t", "author": None}),
