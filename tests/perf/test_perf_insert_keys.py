@@ -66,7 +66,7 @@ async def test_keys_match_their_rows_on_every_backend(sx_database: sx.Database) 
 async def test_keys_from_a_sequence_match_their_rows(sx_database: sx.Database) -> None:
     """MariaDB: no AUTO_INCREMENT key column, so no first key to count from: RETURNING."""
     sent = await check_keys(sx_database, SequenceRow, objects(SequenceRow))
-    if sx_database.dialect.name in ("mysql", "mariadb"):
+    if getattr(sx_database.dialect, "is_mariadb", False):
         assert all("RETURNING" in sql for sql in sent if sql.startswith("INSERT"))
 
 
@@ -83,7 +83,7 @@ async def test_same_keys_as_the_returning_path(sx_database: sx.Database, monkeyp
         assert {obj.__dict__["_sx_cols"] for obj in batch} == {("id", "name", "size")}
 
 
-@pytest.mark.requires("auto_increment_settings")
+@pytest.mark.requires("auto_increment_settings", "returning")  # MariaDB, not MySQL
 async def test_mariadb_reads_the_first_key_only_when_guaranteed(sx_database: sx.Database) -> None:
     sent = await check_keys(sx_database, KeyedRow, objects(KeyedRow))
     inserts = [sql for sql in sent if sql.startswith("INSERT")]
@@ -106,7 +106,7 @@ async def test_mariadb_another_increment_returns_the_keys(sx_database: sx.Databa
         assert {row.name: row.id for row in await KeyedRow.objects.all()} == {o.name: o.id for o in built}
 
 
-@pytest.mark.requires("auto_increment_settings")
+@pytest.mark.requires("auto_increment_settings", "returning")  # MariaDB, not MySQL
 async def test_mariadb_other_engines_and_triggers_return_the_keys(sx_database: sx.Database) -> None:
     sent = await check_keys(sx_database, AriaRow, objects(AriaRow))
     assert all("RETURNING" in sql for sql in sent if sql.startswith("INSERT"))
