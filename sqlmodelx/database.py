@@ -34,7 +34,7 @@ from .exc import (
 )
 from .hydrate import rows_loader
 from .model import Model
-from .session import Session, _has_eager, _is_plain_read, _rows, _shielded, _SyncSession
+from .session import Session, _has_eager, _is_plain_read, _rows, _scalar, _shielded, _SyncSession
 
 if TYPE_CHECKING:
     from .query import QuerySet
@@ -423,8 +423,7 @@ class Database:
     async def fetch_scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
         single = _is_plain_read(statement)
         async with self._reading(single=single) as conn:
-            rows = await _rows(conn, statement, parameters, single=single and self._pinned is None)
-            return rows[0][0] if rows else None
+            return await _scalar(conn, statement, parameters, single=single and self._pinned is None)
 
     async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
         single = _is_plain_read(statement)

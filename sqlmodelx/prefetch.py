@@ -67,13 +67,8 @@ def check_streaming(dialect: Any, qs: Any) -> None:
 async def load_eager(session: Any, qs: Any, rows: Sequence[Any], objects: list[Any]) -> None:
     """After ``fetch_objects`` hydrated ``objects`` from ``rows``: joined relations, then prefetches."""
     eager = qs._eager
-    # A statement template (``_shape.py``) hands over the joins of its shape; only
-    # otherwise is the general statement (which builds them) asked for.
-    joins = qs.__dict__.get("_joined")
-    if joins is None and eager.select_related:
-        joins = qs._joins
-    if joins:
-        attach_joined(session, joins, rows, objects)
+    if eager.select_related:
+        attach_joined(session, qs._joins, rows, objects)
     if eager.link is not None:
         offset = eager.link.offset
         eager.link.values = [row[offset] for row in rows]

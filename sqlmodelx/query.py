@@ -395,9 +395,13 @@ class QuerySet(Generic[M]):
 
     @property
     def _joins(self) -> tuple[JoinedRelation, ...]:
-        """The select_related joins of ``statement`` (built on first use)."""
-        self.statement  # noqa: B018 - builds it
-        return self.__dict__.get("_joined", ())  # type: ignore[no-any-return]
+        """The select_related joins: those a statement template handed over (``_shape.py``),
+        else those of ``statement`` (built on first use)."""
+        joined: tuple[JoinedRelation, ...] | None = self.__dict__.get("_joined")
+        if joined is None:
+            self.statement  # noqa: B018 - builds it
+            joined = self.__dict__.get("_joined", ())
+        return joined
 
     def select_related(self, *paths: str | None) -> Self:
         """Load to-one relations in the same query, by JOIN: ``select_related("author__publisher")``.

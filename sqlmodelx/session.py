@@ -806,10 +806,7 @@ class Session:
             self._check_usable()
             await self._flush_unlocked()
             conn = await self._reader(statement)
-            if parameters is None:
-                return (await conn.execute(statement)).scalar()
-            rows = await _direct.fetch(conn, statement, parameters)
-            return rows[0][0] if rows else None
+            return await _scalar(conn, statement, parameters)
 
     async def fetch_all(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Any]:
         async with self._lock:
@@ -1120,8 +1117,7 @@ def _has_eager(qs: Any) -> bool:
         return False  # without building the statement (``_joins`` would)
     if eager is not None and (eager.prefetch or eager.link is not None):
         return True
-    joined = qs.__dict__.get("_joined")  # handed over by a statement template, or built
-    return bool(joined if joined is not None else getattr(qs, "_joins", ()))
+    return bool(getattr(qs, "_joins", ()))
 
 
 def _validate_all(plan: ModelPlan, objects: list[Model], names: Any) -> None:
@@ -1144,6 +1140,14 @@ async def _rows(
     if parameters is None:
         return (await conn.execute(statement)).all()
     return await _direct.fetch(conn, statement, parameters, single=single, rows=rows)
+
+
+async def _scalar(conn: AsyncConnection, statement: Any, parameters: dict[str, Any] | None, single: bool = False) -> Any:
+    """The first column of the first row of a read (None without rows), as ``Result.scalar()``."""
+    if parameters is None:
+        return (await conn.execute(statement)).scalar()
+    rows = await _direct.fetch(conn, statement, parameters, single=single)
+    return rows[0][0] if rows else None
 
 
 def _is_plain_read(statement: Any) -> bool:
@@ -1253,7 +1257,7 @@ def _execute_matched(
             if _direct.rowcount_sync(conn, statement, row) != 1:
                 raise _stale(plan, [obj], [row], version)
     else:
-        conn.execute(statement, params if len(params) > 1 else params[0])
+        conn.execute(statement, params)
 
 
 def _stale(plan: ModelPlan, objects: list[Model], params: list[dict[str, Any]], version: str | None) -> StaleObjectError:
