@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_, greenlet_spawn
 
-from ._sqlite_driver import OneHopConnection, _execute_on_thread
+from ._sqlite_driver import OneHopConnection, run_on_thread
 
 __all__ = ["enabled", "fetch", "learnt", "rowcount_sync"]
 
@@ -254,12 +254,12 @@ def _plan_from(statement: Any, dialect: Any, parameters: dict[str, Any], result:
     if any(bind.callable is not None for bind in compiled.binds.values()):
         return None  # a bindparam(callable_=...): its value is taken at each execution
     processors = compiled._bind_processors
-    sent = tuple(context.parameters[0]) if context.parameters else ()
-    if len(sent) != len(compiled.positiontup):
+    given = tuple(context.parameters[0]) if context.parameters else ()
+    if len(given) != len(compiled.positiontup):
         return None
     binds = tuple(
         (name, processors.get(name), None) if name in parameters else (None, None, value)
-        for name, value in zip(compiled.positiontup, sent, strict=True)
+        for name, value in zip(compiled.positiontup, given, strict=True)
     )
     process = None
     if reads:
@@ -272,7 +272,7 @@ def _plan_from(statement: Any, dialect: Any, parameters: dict[str, Any], result:
         rebuilt = plan.arguments(parameters)
     except Exception:  # noqa: BLE001 - not reproducible: SQLAlchemy's path only
         return None
-    if rebuilt != sent or [type(v) for v in rebuilt] != [type(v) for v in sent]:
+    if rebuilt != given or [type(v) for v in rebuilt] != [type(v) for v in given]:
         return None
     return plan
 
@@ -300,9 +300,7 @@ def _runner_for(adapted: Any) -> Callable[..., Any] | None:
 
 
 async def _run_sqlite(adapted: Any, plan: _Plan, arguments: tuple[Any, ...]) -> tuple[list[Any], int]:
-    connection = adapted._connection
-    async with adapted._execute_mutex:
-        _, rows, count, _ = await connection._execute(_execute_on_thread, connection._conn, plan.sql, arguments, False)
+    _, rows, count, _ = await run_on_thread(adapted, plan.sql, arguments, False)
     return rows, count
 
 

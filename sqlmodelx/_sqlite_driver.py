@@ -39,6 +39,14 @@ def _execute_on_thread(
         cursor.close()
 
 
+async def run_on_thread(adapt: Any, operation: str, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
+    """One trip to aiosqlite's worker thread, under the adapter's mutex: ``(description,
+    rows, rowcount, lastrowid)`` of ``operation``."""
+    connection = adapt._connection
+    async with adapt._execute_mutex:
+        return await connection._execute(_execute_on_thread, connection._conn, operation, parameters, many)  # type: ignore[no-any-return]
+
+
 class OneHopCursor:
     """The DBAPI cursor SQLAlchemy sees; every execute is one trip to the worker thread."""
 
@@ -55,12 +63,7 @@ class OneHopCursor:
         self._pos = 0
 
     async def _run(self, operation: str, parameters: Any, many: bool) -> None:
-        adapt = self._adapt_connection
-        connection = adapt._connection
-        async with adapt._execute_mutex:
-            result = await connection._execute(
-                _execute_on_thread, connection._conn, operation, parameters, many
-            )
+        result = await run_on_thread(self._adapt_connection, operation, parameters, many)
         self.description, self._rows, self.rowcount, self.lastrowid = result
         self._pos = 0
 
